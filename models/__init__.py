@@ -1,0 +1,1 @@
+"""Training-side code (torch). May import ``inference``; never imported by ``inference`` or ``addon``."""

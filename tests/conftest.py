@@ -1,0 +1,51 @@
+"""Shared fixtures: repository paths, the staged mocap data, and a subprocess runner for bpy tests."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    """The repository root, i.e. the directory of the ``uplift_mocap`` package."""
+    return REPO_ROOT
+
+
+@pytest.fixture(scope="session")
+def shared_data(repo_root) -> Path:
+    """``../shared/data`` (gzip BVH mocap); skips the test when the clone has none beside it."""
+    path = repo_root.parent / "shared" / "data"
+    if not path.is_dir():
+        pytest.skip("../shared/data not present: clone has no staged mocap")
+    return path
+
+
+def _run_py(code: str, timeout: float = 120, *, env: dict | None = None,
+            cwd: str | os.PathLike | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    """Run ``code`` with this interpreter (the venv python) in a fresh process.
+
+    HOME points at a fresh temporary directory, so Blender (bpy) reads and writes no user config;
+    the working directory is that directory too unless ``cwd`` is given. With ``check`` a non-zero
+    exit raises AssertionError carrying stdout and stderr.
+    """
+    with tempfile.TemporaryDirectory(prefix="uplift-test-") as home:
+        full_env = {**os.environ, "HOME": home, "PYTHONDONTWRITEBYTECODE": "1", **(env or {})}
+        proc = subprocess.run([sys.executable, "-c", code], cwd=cwd or home, env=full_env,
+                              capture_output=True, text=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"subprocess exited with {proc.returncode}\n--- stdout ---\n{proc.stdout}"
+                             f"\n--- stderr ---\n{proc.stderr}")
+    return proc
+
+
+@pytest.fixture(scope="session")
+def run_py():
+    """``run_py(code, timeout=120, env=None, cwd=None, check=True) -> CompletedProcess``."""
+    return _run_py
