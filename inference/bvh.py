@@ -198,8 +198,11 @@ def _parse_hierarchy(lines: _Lines) -> list[BVHJoint]:
     while True:
         toks = lines.next_tokens()
         key = toks[0]
+        if pending is not None and key != "{":
+            what = "End Site" if pending[0] == "__end__" else f"{'JOINT' if stack else 'ROOT'} {pending[0]}"
+            raise lines.error(f"expected '{{' after {what}")
         if key in ("ROOT", "JOINT"):
-            if (key == "ROOT") != (not stack) or len(toks) < 2:
+            if (key == "ROOT") != (not stack) or (stack and stack[-1] < 0) or len(toks) < 2:
                 raise lines.error(f"misplaced {key}")
             pending = (" ".join(toks[1:]), stack[-1] if stack else -1)
         elif key == "End":

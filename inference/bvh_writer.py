@@ -52,7 +52,7 @@ def _end_site(j: int, offsets: np.ndarray, canonical: bool) -> np.ndarray:
 
 
 def _fmt(v: np.ndarray) -> str:
-    return " ".join(f"{x:.6f}" for x in v)
+    return " ".join(f"{x:.6f}" for x in np.where(np.abs(v) < 5e-7, 0.0, v))   # no "-0.000000"
 
 
 def _check_inputs(local_rot, root_translation, fps, offsets, names, parents, units, euler_order):

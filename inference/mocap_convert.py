@@ -12,7 +12,11 @@ Method, per file:
    the source's bone twist through, whatever its bone rolls or rest pose).
 3. Per frame: G_j = G_source(j) @ R_j, then a minimal swing so the bone points exactly at its
    child's source position (the root uses a least-squares fit to all its children).
-4. Local rotations L_j = G_parent^T G_j; per-clip offsets from the source joint positions.
+4. Bone roll (twist about the bone, which positions do not fix and which the families disagree
+   on: their rest poses carry different pre-rotations) is settled per clip, top-down, so the local
+   rotations are on average closest to the rest pose (a hinge knee then bends about +X whatever the
+   source). Leaves with no End Site get a whole constant rotation by the same rule.
+5. Local rotations L_j = G_parent^T G_j; per-clip offsets from the source joint positions.
 """
 from __future__ import annotations
 
@@ -152,6 +156,28 @@ def _rest_alignment(sp: SourcePoints) -> np.ndarray:
     return align
 
 
+def _twist_fix(rel: np.ndarray, axis: np.ndarray) -> np.ndarray:
+    """(3, 3) twist about ``axis`` that brings local rotations rel (T, 3, 3) closest to the rest
+    pose on average (max sum of traces, closed form). A twist about the bone axis never changes
+    where the bone points, so positions are untouched; it only settles the bone roll."""
+    skew = np.array([[0, -axis[2], axis[1]], [axis[2], 0, -axis[0]], [-axis[1], axis[0], 0]])
+    tr = np.trace(rel, axis1=-2, axis2=-1)
+    vav = np.einsum("i,tij,j->t", axis, rel, axis)
+    phi = np.arctan2(np.einsum("tij,ji->", rel, skew), np.sum(tr - vav))
+    return np.cos(phi) * np.eye(3) + np.sin(phi) * skew + (1 - np.cos(phi)) * np.outer(axis, axis)
+
+
+def _mean_fix(rel: np.ndarray) -> np.ndarray:
+    """(3, 3) constant rotation making the mean of rel (T, 3, 3) closest to identity: for leaf
+    joints whose direction the source does not give (no End Site), the average pose is the rest."""
+    u, _, vt = np.linalg.svd(rel.sum(axis=0))
+    r = u @ vt
+    if np.linalg.det(r) < 0:
+        u[:, 2] *= -1
+        r = u @ vt
+    return r.T
+
+
 def convert_bvh(bvh: BVH, family: Family | None = None) -> CanonicalMotion:
     """Convert a parsed BVH (any known family) to canonical motion."""
     fam = family or detect_family(bvh.names)
@@ -170,6 +196,9 @@ def convert_bvh(bvh: BVH, family: Family | None = None) -> CanonicalMotion:
             cur = np.einsum("tab,b->ta", glob[:, j], dirs[j])
             swing = quat_to_matrix(rotation_between(cur, sp.tail[:, j] - sp.pos[:, j]))
             glob[:, j] = swing @ glob[:, j]
+    for j in range(1, sk.NUM_JOINTS):
+        rel = np.swapaxes(glob[:, sk.PARENTS[j]], -1, -2) @ glob[:, j]
+        glob[:, j] = glob[:, j] @ (_twist_fix(rel, dirs[j]) if sp.has_tail[j] else _mean_fix(rel))
     local = glob.copy()
     par = sk.PARENTS[1:]
     local[:, 1:] = np.swapaxes(glob[:, par], -1, -2) @ glob[:, 1:]

@@ -123,8 +123,13 @@ MIXAMO = Family("mixamo", frozenset({"Hips", "Spine", "Spine1", "Spine2", "LeftU
      "shin": ("{Side}Leg",), "foot": ("{Side}Foot",), "toe": ("{Side}ToeBase", None, 0.0, "{Side}Toe_End")},
     _SIDES))
 
+# Our own BVH export (inference.bvh_writer): canonical names, leaf tails at the End Sites.
+CANONICAL = Family("uplift-canonical-22", frozenset({"pelvis", "spine_01", "thigh_l", "toe_r"}), {
+    name: JointSpec(name, tail=f"{name}>" if name in ("head", "hand_l", "hand_r", "toe_l", "toe_r") else None)
+    for name in JOINT_NAMES})
+
 # Most specific first: a file matches the first family whose signature it contains.
-FAMILIES: tuple[Family, ...] = (DAZ_43, ACCAD_MA_24, ACCAD_MB_22, CMU_AMC2BVH_31, CMU_MB2_31, CMU_MAX_31, MIXAMO)
+FAMILIES: tuple[Family, ...] = (CANONICAL, DAZ_43, ACCAD_MA_24, ACCAD_MB_22, CMU_AMC2BVH_31, CMU_MB2_31, CMU_MAX_31, MIXAMO)
 
 for _f in FAMILIES:
     assert tuple(_f.joints) == JOINT_NAMES or set(_f.joints) == set(JOINT_NAMES), _f.name

@@ -105,24 +105,28 @@ def test_elbow_bend_by_hand():
     hand = S.JOINT_INDEX["hand_l"]
     local[elbow] = rz(-np.pi / 2)
     pos, glob = R.forward_kinematics(local, np.zeros(3), S.REST_OFFSETS, S.PARENTS)
-    # by hand: spine 0.103 + 0.118 + 0.128, clavicle (0.03, 0, 0.14), upper arm 0.15 + 0.28 along +X
-    z = 0.103 + 0.118 + 0.128 + 0.140
-    np.testing.assert_allclose(pos[elbow], [0.03 + 0.15 + 0.28, 0.0, z], atol=1e-12)  # elbow itself unmoved
-    np.testing.assert_allclose(pos[hand], [0.46, -0.245, z], atol=1e-12)              # forearm length forward
+    # by hand: the elbow is the sum of the rest offsets along pelvis -> spine -> clavicle -> arm
+    chain = ["spine_01", "spine_02", "spine_03", "clavicle_l", "upperarm_l", "forearm_l"]
+    elbow_pos = sum(S.REST_OFFSETS[S.JOINT_INDEX[n]] for n in chain)
+    forearm = S.REST_OFFSETS[hand]
+    assert forearm[0] > 0.1 and forearm[1] == forearm[2] == 0  # T-pose: forearm along +X
+    np.testing.assert_allclose(pos[elbow], elbow_pos, atol=1e-12)  # the elbow itself does not move
+    np.testing.assert_allclose(pos[hand], elbow_pos + [0.0, -forearm[0], 0.0], atol=1e-12)  # now forward (-Y)
     np.testing.assert_allclose(glob[hand], rz(-np.pi / 2), atol=1e-12)
     others = [j for j in range(J) if j != hand]
     np.testing.assert_allclose(pos[others], S.rest_positions()[others], atol=1e-12)
 
 
 def test_root_rotation_turns_whole_body():
-    """Pelvis turned +90 deg about Z (left side now faces -Y... i.e. +X -> +Y) and moved."""
+    """Pelvis turned +90 deg about Z (+X goes to +Y) and moved: the rest pose turns about the root."""
     q = np.tile([1.0, 0, 0, 0], (J, 1))
     q[0] = [np.cos(np.pi / 4), 0, 0, np.sin(np.pi / 4)]
     root = np.array([1.0, 2.0, 0.95])
     pos, glob = R.forward_kinematics(q, root, S.REST_OFFSETS, S.PARENTS)
     np.testing.assert_allclose(pos, root + S.rest_positions() @ rz(np.pi / 2).T, atol=1e-12)
     hand = S.JOINT_INDEX["hand_l"]
-    np.testing.assert_allclose(pos[hand], root + [0.0, 0.705, 0.489], atol=1e-12)  # rest hand (0.705, 0, 0.489)
+    rest_hand = S.rest_positions()[hand]
+    np.testing.assert_allclose(pos[hand], root + [-rest_hand[1], rest_hand[0], rest_hand[2]], atol=1e-12)
     np.testing.assert_allclose(glob, np.broadcast_to(rz(np.pi / 2), (J, 3, 3)), atol=1e-12)
 
 
