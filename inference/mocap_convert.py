@@ -196,7 +196,7 @@ def convert_bvh(bvh: BVH, family: Family | None = None) -> CanonicalMotion:
             cur = np.einsum("tab,b->ta", glob[:, j], dirs[j])
             swing = quat_to_matrix(rotation_between(cur, sp.tail[:, j] - sp.pos[:, j]))
             glob[:, j] = swing @ glob[:, j]
-    for j in range(1, sk.NUM_JOINTS):
+    for j in range(1, sk.NUM_JOINTS if fam.settle_roll else 1):
         rel = np.swapaxes(glob[:, sk.PARENTS[j]], -1, -2) @ glob[:, j]
         glob[:, j] = glob[:, j] @ (_twist_fix(rel, dirs[j]) if sp.has_tail[j] else _mean_fix(rel))
     local = glob.copy()

@@ -26,6 +26,7 @@ class Family:
     name: str
     signature: frozenset[str]        # joint names that identify the family
     joints: dict[str, JointSpec]     # canonical joint name -> spec
+    settle_roll: bool = True         # settle bone roll from the motion (rest pose is not a T-pose)
 
 
 def _sided(center: dict[str, JointSpec], sided: dict[str, tuple], sides: dict[str, dict[str, str]]):
@@ -126,7 +127,7 @@ MIXAMO = Family("mixamo", frozenset({"Hips", "Spine", "Spine1", "Spine2", "LeftU
 # Our own BVH export (inference.bvh_writer): canonical names, leaf tails at the End Sites.
 CANONICAL = Family("uplift-canonical-22", frozenset({"pelvis", "spine_01", "thigh_l", "toe_r"}), {
     name: JointSpec(name, tail=f"{name}>" if name in ("head", "hand_l", "hand_r", "toe_l", "toe_r") else None)
-    for name in JOINT_NAMES})
+    for name in JOINT_NAMES}, settle_roll=False)
 
 # Most specific first: a file matches the first family whose signature it contains.
 FAMILIES: tuple[Family, ...] = (CANONICAL, DAZ_43, ACCAD_MA_24, ACCAD_MB_22, CMU_AMC2BVH_31, CMU_MB2_31, CMU_MAX_31, MIXAMO)
