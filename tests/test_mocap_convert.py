@@ -49,7 +49,7 @@ def _knee_hinge_x(motion) -> float:
 def _check_anatomy(motion, walking: bool):
     joints = motion.joints()
     pelvis, head = joints[:, sk.JOINT_INDEX["pelvis"]], joints[:, sk.JOINT_INDEX["head"]]
-    assert np.median(head[:, 2] - pelvis[:, 2]) > 0.4, "character is not upright"
+    assert np.median(head[:, 2] - pelvis[:, 2]) > 0.3, "character is not upright"
     assert motion.offsets[sk.JOINT_INDEX["thigh_l"], 0] > 0.03, "left hip is not on the character's left (+X)"
     assert motion.offsets[sk.JOINT_INDEX["clavicle_l"], 0] > 0.0
     assert _knee_hinge_x(motion) > 0.8, "knees do not bend about the canonical +X axis"
