@@ -2,6 +2,8 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# Installed without its declared deps (see requirements.txt): protobuf<5 clashes with onnx.
+NODEPS := mediapipe==0.10.21
 # Blender's extension validator/builder ships inside the bpy wheel; no Blender binary needed.
 BLENDER_EXT = $(firstword $(wildcard $(VENV)/lib/python3.11/site-packages/bpy/*/scripts/addons_core/bl_pkg/cli/blender_ext.py))
 
@@ -11,7 +13,7 @@ all: test
 
 venv: $(STAMP)
 
-$(STAMP): requirements.txt pyproject.toml
+$(STAMP): requirements.txt pyproject.toml Makefile
 	@if [ ! -x "$(PY)" ]; then \
 	  if python3.11 --version >/dev/null 2>&1; then boot=python3.11; \
 	  elif python3 -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' >/dev/null 2>&1; then boot=python3; \
@@ -20,6 +22,7 @@ $(STAMP): requirements.txt pyproject.toml
 	  $$boot -m venv "$(VENV)"; \
 	fi
 	$(PY) -m pip install -r requirements.txt
+	$(PY) -m pip install --no-deps $(NODEPS)
 	$(PY) -m pip install --no-deps -e .
 	touch $@
 

@@ -52,6 +52,55 @@ def _run_demo(args) -> int:
     return run()
 
 
+@subcommand
+def _add_evaluate(subparsers):
+    p = subparsers.add_parser("evaluate", help="score the uplifter on held-out mocap",
+                              description="Render fixed-seed 2D (noisy and clean) from a mocap split, run the "
+                                          "ONNX uplifter and print MPJPE, PA-MPJPE, MPJAE and acceleration error "
+                                          "overall and per source.")
+    p.add_argument("--data", type=Path, default=None, metavar="DIR",
+                   help="mocap folder with split-*.txt (default ../shared/data)")
+    p.add_argument("--split", choices=("test", "val", "all"), default="test",
+                   help="test: split-test.txt (final numbers only); val: the training carve-out; all: every BVH")
+    p.add_argument("--model", type=Path, default=None, metavar="PATH", help="ONNX model (default models/uplifter.onnx)")
+    p.add_argument("--windows", type=int, default=512, metavar="N", help="windows per setting (default 512)")
+    p.add_argument("--seed", type=int, default=0, metavar="S", help="seed of bodies, cameras and noise (default 0)")
+    p.add_argument("--workers", type=int, default=1, metavar="N", help="processes converting BVH files (default 1)")
+    p.add_argument("--no-cache", action="store_true", help="do not read or write the converted-motion cache")
+    p.set_defaults(func=_run_evaluate)
+
+
+def _run_evaluate(args) -> int:
+    from .models.evaluate import DEFAULT_DATA, run
+
+    return run(args.data or DEFAULT_DATA, args.split, args.model, args.windows, args.seed,
+               cache=not args.no_cache, workers=args.workers)
+
+
+@subcommand
+def _add_bench(subparsers):
+    p = subparsers.add_parser("bench", help="time the uplifter against an IK baseline on one clip",
+                              description="Measure uplifter (ONNX Runtime CPU) and IK speed and joint-angle "
+                                          "error on one clip; prints key=value lines.")
+    p.add_argument("--model", type=Path, default=None, metavar="PATH", help="ONNX model (default models/uplifter.onnx)")
+    p.add_argument("--frames", type=int, default=3000, metavar="N", help="clip length for the uplifter (default 3000)")
+    p.add_argument("--ik-frames", type=int, default=60, metavar="N", help="frames solved by IK (default 60)")
+    p.add_argument("--data", type=Path, default=None, metavar="DIR",
+                   help="mocap folder to take the clip from (default ../shared/data if present)")
+    p.add_argument("--sample", action="store_true", help="use the bundled sample clip")
+    p.add_argument("--noisy", action="store_true", help="MediaPipe-like noise on the 2D input")
+    p.add_argument("--seed", type=int, default=0, metavar="S", help="seed of body and camera (default 0)")
+    p.add_argument("--threads", type=int, default=0, metavar="N", help="ONNX Runtime threads (default: its own)")
+    p.set_defaults(func=_run_bench)
+
+
+def _run_bench(args) -> int:
+    from .models.bench import BenchOptions, run
+
+    return run(BenchOptions(model=args.model, frames=args.frames, ik_frames=args.ik_frames, data=args.data,
+                            sample=args.sample, noisy=args.noisy, seed=args.seed, threads=args.threads))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="uplift", description="Uplift Mocap: video of a person to skeletal animation.")

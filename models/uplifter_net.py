@@ -106,7 +106,7 @@ def svd_special_orthogonalize(m: Tensor) -> Tensor:
     return _SvdSpecialOrtho.apply(m.reshape(-1, 3, 3)).reshape(shape)
 
 
-def horn_special_orthogonalize(m: Tensor, squarings: int = 6) -> Tensor:
+def horn_special_orthogonalize(m: Tensor, squarings: int = 16) -> Tensor:
     """(..., 3, 3) -> (..., 3, 3) nearest rotation without SVD (exports to ONNX opset 17).
 
     The rotation maximising tr(R^T M) is the quaternion of the top eigenvector of Horn's symmetric
@@ -199,8 +199,11 @@ class Uplifter(nn.Module):
             if isinstance(mod, nn.Linear):
                 nn.init.trunc_normal_(mod.weight, std=0.02)
                 nn.init.zeros_(mod.bias)
-        with torch.no_grad():  # start at the identity rotation and rest bone lengths
+        with torch.no_grad():  # start near the rest pose: identity rotations, rest joints and bone lengths
+            for head in (self.head_joints, self.head_rot, self.head_bones):
+                head.weight.mul_(0.05)
             self.head_rot.bias.copy_(torch.tensor(_identity_raw(self.config.rotation_repr) * NUM_JOINTS))
+            self.head_joints.bias.copy_(torch.tensor(sk.rest_positions(), dtype=torch.float32).reshape(-1))
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())

@@ -1,0 +1,208 @@
+"""``uplift bench``: speed and accuracy of the pipeline stages on one clip, measured in one run.
+
+    uplift bench [--model PATH] [--frames N] [--ik-frames N] [--data DIR | --sample] [--noisy]
+
+The clip: the longest validation motion of ``DIR`` (default ../shared/data; the carve-out of
+split-train.txt that ``models.train`` uses; any other BVH folder: its first file) when that exists, else the bundled
+``inference/samples/cmu_02_01_walk.bvh.gz``; resampled to 30 fps, played forwards and backwards
+until it has N frames, and rendered by ``models.synth`` under one random body and static camera
+(clean 2D landmarks unless --noisy). Ground truth: camera-frame root-relative joints and local
+rotations of that render.
+
+Output: ``key=value`` lines, one per measurement, grouped in sections; lines starting with "#"
+are context. Sections register with ``@bench_section`` and run in registration order, reading and
+adding to ``BenchContext.results``; later stages (detection, keying) append their own sections.
+"""
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from ..inference import skeleton as sk
+from ..inference.metrics import mpjae, mpjpe
+from . import motion_library as ml
+
+SAMPLE = Path(__file__).resolve().parents[1] / "inference" / "samples" / "cmu_02_01_walk.bvh.gz"
+DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+FPS = 30.0
+
+
+@dataclass
+class BenchClip:
+    """One rendered clip. landmarks (T, 33, 3) raw [x_norm, y_norm, vis]; image_size (W, H) px;
+    joints (T, 22, 3) metres, camera frame, root-relative; local_rot (T, 22, 4) wxyz (root in the
+    camera frame); offsets (22, 3) metres of the rendered body."""
+    name: str
+    landmarks: np.ndarray
+    image_size: tuple[float, float]
+    joints: np.ndarray
+    local_rot: np.ndarray
+    offsets: np.ndarray
+    fps: float = FPS
+
+    @property
+    def num_frames(self) -> int:
+        return int(self.joints.shape[0])
+
+
+@dataclass
+class BenchOptions:
+    model: Path | None = None      # ONNX model (default: the packaged models/uplifter.onnx)
+    frames: int = 3000             # frames of the clip for the uplifter timing
+    ik_frames: int = 60            # leading frames solved by IK (its per-frame rate is reported)
+    repeats: int = 3               # timed uplifter runs after one warm-up; the fastest counts
+    data: Path | None = None       # mocap folder for the clip; None: ../shared/data if present
+    sample: bool = False           # force the bundled sample clip
+    noisy: bool = False            # MediaPipe-like noise on the 2D landmarks
+    seed: int = 0
+    threads: int = 0               # ONNX Runtime intra-op threads (0 = its default)
+
+
+@dataclass
+class BenchContext:
+    options: BenchOptions
+    clip: BenchClip
+    results: dict[str, float | int | str] = field(default_factory=dict)
+
+
+Section = Callable[[BenchContext], dict]
+SECTIONS: list[tuple[str, Section]] = []
+
+
+def bench_section(name: str):
+    """Decorator: register ``fn(ctx) -> {key: value}`` as a bench section; its items are printed
+    as ``key=value`` lines (in order) and stored in ``ctx.results``."""
+    def add(fn: Section) -> Section:
+        SECTIONS.append((name, fn))
+        return fn
+    return add
+
+
+# --- the clip ---------------------------------------------------------------------------------------
+def _ping_pong(n: int, frames: int) -> np.ndarray:
+    """Frame indices 0..n-1, n-2..1, 0.. of length ``frames`` (continuous motion)."""
+    if n < 2:
+        return np.zeros(frames, dtype=np.int64)
+    cycle = np.concatenate([np.arange(n), np.arange(n - 2, 0, -1)])
+    return cycle[np.arange(frames) % len(cycle)]
+
+
+def _load_motion(data: Path | None, sample: bool) -> ml.Motion:
+    if not sample:
+        data = DEFAULT_DATA if data is None else Path(data)
+        if (data / "split-train.txt").is_file():
+            from .evaluate import split_paths
+            val = split_paths(data, "val")
+            if val:
+                return max(ml.load_library(val, fps=FPS), key=lambda m: m.num_frames)
+        elif data.is_dir():
+            paths = ml.discover(data)
+            if paths:
+                return ml.load_library(paths[:1], fps=FPS)[0]
+    from ..inference.mocap_convert import load_canonical
+    m = load_canonical(SAMPLE)
+    rot, root = ml.resample(m.local_rot, m.root_translation, m.fps, FPS)
+    return ml.Motion(rot, root, m.offsets.astype(np.float32), str(SAMPLE), FPS, m.fps, m.num_frames)
+
+
+def make_clip(frames: int, data: Path | None = None, sample: bool = False, noisy: bool = False,
+              seed: int = 0) -> BenchClip:
+    """The benchmark clip (see module docstring), ``frames`` long."""
+    from .synth import Synthesizer
+
+    motion = _load_motion(data, sample)
+    idx = _ping_pong(motion.num_frames, int(frames))
+    long = ml.Motion(motion.local_rot[idx], motion.root[idx], motion.offsets, motion.name, FPS)
+    out = Synthesizer([long]).sequence(0, seed, noisy)
+    size = out["image_size"][0]
+    return BenchClip("/".join(Path(motion.name).parts[-3:]), out["landmarks"][0], (float(size[0]), float(size[1])),
+                     out["joints"][0], out["local_rot"][0], out["offsets"][0])
+
+
+# --- sections ---------------------------------------------------------------------------------------
+def time_uplift(uplifter, clip: BenchClip, repeats: int = 3) -> tuple[float, object]:
+    """Seconds of the fastest of ``repeats`` full lifts (normalisation + windowed ONNX inference)
+    after one warm-up, and the last result."""
+    from ..inference.normalize import normalize_landmarks
+
+    def lift():
+        return uplifter.lift(normalize_landmarks(clip.landmarks, *clip.image_size))
+
+    res = lift()
+    best = float("inf")
+    for _ in range(max(1, repeats)):
+        t0 = time.perf_counter()
+        res = lift()
+        best = min(best, time.perf_counter() - t0)
+    return best, res
+
+
+@bench_section("uplift vs IK")
+def uplift_vs_ik(ctx: BenchContext) -> dict:
+    """Uplifter (ONNX Runtime CPU, batched windows) and per-frame L-BFGS IK on the same clip."""
+    from ..inference.uplifter import Uplifter
+    from .ik_baseline import solve_ik
+
+    opt, clip = ctx.options, ctx.clip
+    up = Uplifter(opt.model, providers=["CPUExecutionProvider"], threads=opt.threads)
+    seconds, res = time_uplift(up, clip, opt.repeats)
+    n_ik = max(1, min(int(opt.ik_frames), clip.num_frames))
+    ik = solve_ik(clip.joints[:n_ik], clip.offsets)
+    uplift_fps = clip.num_frames / seconds
+    return {
+        "uplift_fps": uplift_fps,
+        "ik_fps": ik.fps,
+        "uplift_vs_ik_ratio": uplift_fps / ik.fps,
+        "uplift_mpjae_deg": mpjae(res.rotations, clip.local_rot),
+        "ik_mpjae_deg": mpjae(ik.rotations, clip.local_rot[:n_ik]),
+        "uplift_mpjae_ik_frames_deg": mpjae(res.rotations[:n_ik], clip.local_rot[:n_ik]),
+        "uplift_mpjpe_mm": mpjpe(res.joints, clip.joints),
+        "uplift_frames": clip.num_frames,
+        "ik_frames": n_ik,
+        "ik_iters_per_frame": float(ik.iterations[1:].mean()) if n_ik > 1 else float(ik.iterations[0]),
+        "ik_residual_mm": float(ik.residual_mm.mean()),
+        "uplift_model": str(up.model_path),
+    }
+
+
+# --- running ----------------------------------------------------------------------------------------
+def _fmt(v) -> str:
+    if isinstance(v, (float, np.floating)):
+        return f"{v:.4g}" if abs(v) < 1e4 else f"{v:.0f}"
+    return str(v)
+
+
+def run(options: BenchOptions | None = None, out=None) -> int:
+    """Build the clip, run every registered section, print ``key=value`` lines; exit code 0
+    (1 without a model file)."""
+    from ..inference.uplifter import DEFAULT_MODEL_PATH
+
+    opt = options or BenchOptions()
+    out = out or sys.stdout
+    model = Path(opt.model) if opt.model else DEFAULT_MODEL_PATH
+    if not model.is_file():
+        print(f"error: no uplifter model at {model} (export one with models/export_onnx.py or pass --model)",
+              file=sys.stderr)
+        return 1
+    t0 = time.perf_counter()
+    clip = make_clip(opt.frames, opt.data, opt.sample, opt.noisy, opt.seed)
+    print(f"# clip {clip.name}: {clip.num_frames} frames at {clip.fps:.0f} fps, "
+          f"{'noisy' if opt.noisy else 'clean'} 2D, {int(clip.image_size[0])}x{int(clip.image_size[1])} "
+          f"(prepared in {time.perf_counter() - t0:.1f} s)", file=out)
+    ctx = BenchContext(opt, clip)
+    for name, fn in SECTIONS:
+        print(f"# {name}", file=out)
+        items = fn(ctx)
+        ctx.results.update(items)
+        for key, value in items.items():
+            print(f"{key}={_fmt(value)}", file=out)
+    return 0
+
+
+__all__ = ["BenchClip", "BenchOptions", "BenchContext", "SECTIONS", "bench_section", "make_clip", "time_uplift",
+           "run"]

@@ -1,0 +1,173 @@
+"""`uplift evaluate` and `uplift bench` end to end on a tiny untrained exported model.
+
+No ../shared/data needed: the evaluation data is a temporary folder with the bundled sample clip
+under two "sources" and its own split-test.txt. Tests marked ``data`` use the staged mocap.
+"""
+from __future__ import annotations
+
+import math
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from uplift_mocap import cli
+from uplift_mocap.inference import skeleton as sk
+
+SAMPLE = Path(__file__).resolve().parents[1] / "inference" / "samples" / "cmu_02_01_walk.bvh.gz"
+LAST_LINE = re.compile(r"^MPJPE_mm=(\S+) PA_MPJPE_mm=(\S+) MPJAE_deg=(\S+) ACCEL_mm=(\S+)$")
+BENCH_KEYS = ("uplift_fps", "ik_fps", "uplift_vs_ik_ratio", "uplift_mpjae_deg", "ik_mpjae_deg")
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory) -> Path:
+    """A tiny untrained uplifter (window 27) exported with models/export_onnx.py."""
+    torch = pytest.importorskip("torch")
+    try:
+        from uplift_mocap.models.export_onnx import export_model
+        from uplift_mocap.models.uplifter_net import build_model, make_config
+    except ImportError as exc:  # the export module belongs to another part of issue 3
+        pytest.skip(f"models/export_onnx.py or models/uplifter_net.py not importable: {exc}")
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("model") / "tiny.onnx"
+    return export_model(build_model(make_config("tiny", window=27)), path)
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory) -> Path:
+    """A mocap folder with the sample clip under two sources and a split-test.txt listing both."""
+    root = tmp_path_factory.mktemp("mocap")
+    for rel in ("srcA/a_01.bvh.gz", "srcB/sub/b_01.bvh.gz"):
+        (root / rel).parent.mkdir(parents=True)
+        shutil.copy(SAMPLE, root / rel)
+    (root / "split-test.txt").write_text("# test split\nsrcA/a_01.bvh.gz\nsrcB/sub/b_01.bvh.gz\n")
+    return root
+
+
+def _kv_lines(text: str) -> dict[str, str]:
+    return dict(line.split("=", 1) for line in text.splitlines() if "=" in line and not line.startswith("#")
+                and " " not in line)
+
+
+def test_evaluate_cli_prints_table_and_last_line(tiny_model, data_dir, capsys):
+    code = cli.main(["evaluate", "--data", str(data_dir), "--split", "test", "--model", str(tiny_model),
+                     "--windows", "12", "--seed", "3", "--no-cache"])
+    out = capsys.readouterr().out
+    assert code == 0
+    lines = out.strip().splitlines()
+    m = LAST_LINE.match(lines[-1])
+    assert m, lines[-1]
+    values = [float(v) for v in m.groups()]
+    assert all(math.isfinite(v) and v > 0 for v in values)
+    # per-source rows for both settings; the noisy "all" row is the last line's numbers
+    rows = {tuple(line.split()[:2]): line.split()[2:] for line in lines if line.split()[:1] in (["noisy"], ["clean"])}
+    assert {("noisy", "all"), ("noisy", "srcA"), ("noisy", "srcB"), ("clean", "all"), ("clean", "srcA"),
+            ("clean", "srcB")} <= set(rows)
+    assert [float(v) for v in rows[("noisy", "all")][1:]] == pytest.approx(values, abs=0.006)
+    assert int(rows[("noisy", "srcA")][0]) + int(rows[("noisy", "srcB")][0]) == int(rows[("noisy", "all")][0]) == 12
+
+
+def test_evaluate_is_deterministic_and_splits_by_source(tiny_model, data_dir):
+    from uplift_mocap.models.evaluate import evaluate
+
+    a = evaluate(data_dir, "test", tiny_model, windows=8, seed=5, cache_dir=None)
+    b = evaluate(data_dir, "test", tiny_model, windows=8, seed=5, cache_dir=None)
+    c = evaluate(data_dir, "test", tiny_model, windows=8, seed=6, cache_dir=None)
+    assert a["noisy"] == b["noisy"] and a["clean"] == b["clean"]
+    assert a["noisy"]["all"] != c["noisy"]["all"]
+    assert a["files"] == 2 and a["window"] == 27
+    assert set(a["noisy"]) == {"all", "srcA", "srcB"}
+    # the noise changes the input: noisy and clean scores differ
+    assert a["noisy"]["all"]["mpjpe_mm"] != a["clean"]["all"]["mpjpe_mm"]
+
+
+def test_score_windows_of_ground_truth_is_zero_and_grouped():
+    from uplift_mocap.inference.mocap_convert import load_canonical
+    from uplift_mocap.models.evaluate import score_windows
+    from uplift_mocap.models.motion_library import Motion, resample
+    from uplift_mocap.models.synth import SynthConfig, Synthesizer
+
+    m = load_canonical(SAMPLE)
+    rot, root = resample(m.local_rot, m.root_translation, m.fps, 30.0)
+    lib = [Motion(rot, root, m.offsets, "a"), Motion(rot[::-1].copy(), root[::-1].copy(), m.offsets, "b")]
+    data = Synthesizer(lib, SynthConfig(window=15)).fixed_eval_set(6, seed=0, noisy=True)
+    groups = np.array(["a", "b"])[data["clip"]]
+    perfect = score_windows(data["joints"], data["local_rot"], data, groups)
+    assert set(perfect) == {"all"} | set(groups.tolist())
+    for res in perfect.values():
+        for key in ("mpjpe_mm", "pa_mpjpe_mm", "mpjae_deg", "accel_mm"):
+            assert res[key] == pytest.approx(0.0, abs=1e-3)
+    # 1 cm off on every non-root joint: 10 * 21 / 22 mm
+    off = data["joints"].copy()
+    off[:, :, 1:, 2] += 0.01
+    assert score_windows(off, data["local_rot"], data)["all"]["mpjpe_mm"] == pytest.approx(
+        10.0 * (sk.NUM_JOINTS - 1) / sk.NUM_JOINTS, rel=1e-4)
+
+
+def test_bench_cli_prints_required_lines(tiny_model, capsys):
+    code = cli.main(["bench", "--model", str(tiny_model), "--sample", "--frames", "120", "--ik-frames", "3"])
+    out = capsys.readouterr().out
+    assert code == 0
+    kv = _kv_lines(out)
+    for key in BENCH_KEYS:
+        assert key in kv, out
+        assert math.isfinite(float(kv[key])) and float(kv[key]) > 0
+    keys_in_order = [line.split("=")[0] for line in out.splitlines() if "=" in line]
+    assert keys_in_order[:5] == list(BENCH_KEYS)
+    ratio = float(kv["uplift_fps"]) / float(kv["ik_fps"])
+    assert float(kv["uplift_vs_ik_ratio"]) == pytest.approx(ratio, rel=2e-3)
+    assert int(kv["ik_frames"]) == 3 and int(kv["uplift_frames"]) == 120
+    # IK is fed the ground-truth joints: it must fit them closely
+    assert float(kv["ik_residual_mm"]) < 5.0
+
+
+def test_bench_sections_can_be_appended(tiny_model, monkeypatch, capsys):
+    from uplift_mocap.models import bench
+
+    monkeypatch.setattr(bench, "SECTIONS", list(bench.SECTIONS))
+
+    @bench.bench_section("extra stage")
+    def _extra(ctx):
+        return {"extra_frames": ctx.clip.num_frames, "extra_sees_ratio": ctx.results["uplift_vs_ik_ratio"] > 0}
+
+    assert bench.run(bench.BenchOptions(model=tiny_model, frames=60, ik_frames=2, sample=True)) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[-3] == "# extra stage"
+    assert lines[-2:] == ["extra_frames=60", "extra_sees_ratio=True"]
+
+
+def test_bench_clip_is_consistent():
+    from uplift_mocap.inference import rotations as R
+    from uplift_mocap.models.bench import make_clip
+
+    clip = make_clip(200, sample=True, seed=1)
+    assert clip.num_frames == 200 and clip.landmarks.shape == (200, sk.NUM_LANDMARKS, 3)
+    # the ground truth is FK of the rotations with the rendered body (root-relative, camera frame)
+    pos = R.forward_kinematics(clip.local_rot.astype(np.float64), np.zeros(3), clip.offsets.astype(np.float64),
+                               sk.PARENTS)[0]
+    assert np.abs(pos - clip.joints).max() < 1e-4
+    # played forwards then backwards: continuous (no jump bigger than a normal frame step)
+    step = np.linalg.norm(np.diff(clip.joints, axis=0), axis=-1).max(-1)
+    assert step.max() < 3 * np.median(step) + 0.01
+
+
+@pytest.mark.data
+def test_val_split_matches_training_carve_out(shared_data):
+    pytest.importorskip("torch")
+    from uplift_mocap.models.evaluate import split_paths
+    from uplift_mocap.models.train import split_paths as train_split_paths
+
+    val = split_paths(shared_data, "val")
+    train, train_val = train_split_paths(shared_data)
+    assert val == train_val and val
+    assert not set(val) & set(train)
+
+
+def test_missing_model_is_a_clear_error(tmp_path, data_dir, capsys):
+    missing = tmp_path / "none.onnx"
+    assert cli.main(["bench", "--model", str(missing), "--sample"]) == 1
+    assert cli.main(["evaluate", "--data", str(data_dir), "--model", str(missing)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("no uplifter model") == 2 and str(missing) in err
