@@ -23,7 +23,6 @@ from typing import Callable
 
 import numpy as np
 
-from ..inference import skeleton as sk
 from ..inference.metrics import mpjae, mpjpe
 from . import motion_library as ml
 
