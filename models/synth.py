@@ -1,5 +1,5 @@
 """Training-data synthesis for the uplifter: canonical mocap -> random body, camera and
-MediaPipe-like 2D landmarks, with 3D targets in the camera frame (contract: /tmp/issue3_spec.md).
+MediaPipe-like 2D landmarks, with 3D targets in the camera frame (contract: docs/uplifter-contract.md).
 
 Per window (vectorised over the batch): random clip and start, time warp (speed factor), mirror,
 per-segment bone scaling and a random height, a static random perspective camera placed so the
