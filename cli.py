@@ -53,6 +53,32 @@ def _run_demo(args) -> int:
 
 
 @subcommand
+def _add_convert(subparsers):
+    from .inference.convert_cli import add_convert_parser  # argparse only; the pipeline loads when run
+
+    add_convert_parser(subparsers).set_defaults(func=_run_convert)
+
+
+def _run_convert(args) -> int:
+    from .inference.convert_cli import run_convert
+
+    return run_convert(args)
+
+
+@subcommand
+def _add_lift(subparsers):
+    from .inference.convert_cli import add_lift_parser
+
+    add_lift_parser(subparsers).set_defaults(func=_run_lift)
+
+
+def _run_lift(args) -> int:
+    from .inference.convert_cli import run_lift
+
+    return run_lift(args)
+
+
+@subcommand
 def _add_evaluate(subparsers):
     p = subparsers.add_parser("evaluate", help="score the uplifter on held-out mocap",
                               description="Render fixed-seed 2D (noisy and clean) from a mocap split, run the "
@@ -79,7 +105,7 @@ def _run_evaluate(args) -> int:
 
 @subcommand
 def _add_bench(subparsers):
-    p = subparsers.add_parser("bench", help="time the uplifter against an IK baseline on one clip",
+    p = subparsers.add_parser("bench", help="time the uplifter against IK, and the video pipeline against detection",
                               description="Measure uplifter (ONNX Runtime CPU) and IK speed and joint-angle "
                                           "error on one clip; prints key=value lines.")
     p.add_argument("--model", type=Path, default=None, metavar="PATH", help="ONNX model (default models/uplifter.onnx)")
@@ -91,6 +117,13 @@ def _add_bench(subparsers):
     p.add_argument("--noisy", action="store_true", help="MediaPipe-like noise on the 2D input")
     p.add_argument("--seed", type=int, default=0, metavar="S", help="seed of body and camera (default 0)")
     p.add_argument("--threads", type=int, default=0, metavar="N", help="ONNX Runtime threads (default: its own)")
+    p.add_argument("--video", type=Path, default=None, metavar="PATH",
+                   help="video for the pipeline timing (default: inference/samples/sample_walk.mp4, else the "
+                        "test fixture person_walk.mp4)")
+    p.add_argument("--video-repeats", type=int, default=2, metavar="N",
+                   help="detection-only / convert runs on the video, fastest counts (default 2)")
+    p.add_argument("--section", action="append", default=[], metavar="NAME",
+                   help="run only sections whose name contains NAME (repeatable; e.g. 'video')")
     p.set_defaults(func=_run_bench)
 
 
@@ -98,7 +131,8 @@ def _run_bench(args) -> int:
     from .models.bench import BenchOptions, run
 
     return run(BenchOptions(model=args.model, frames=args.frames, ik_frames=args.ik_frames, data=args.data,
-                            sample=args.sample, noisy=args.noisy, seed=args.seed, threads=args.threads))
+                            sample=args.sample, noisy=args.noisy, seed=args.seed, threads=args.threads,
+                            video=args.video, video_repeats=args.video_repeats, sections=tuple(args.section)))
 
 
 def build_parser() -> argparse.ArgumentParser:

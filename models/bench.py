@@ -12,6 +12,10 @@ rotations of that render.
 Output: ``key=value`` lines, one per measurement, grouped in sections; lines starting with "#"
 are context. Sections register with ``@bench_section`` and run in registration order, reading and
 adding to ``BenchContext.results``; later stages (detection, keying) append their own sections.
+"video pipeline" times ``detect_video`` alone against the whole ``convert_video`` on a real video
+(--video, default the rendered sample ``inference/samples/sample_walk.mp4``, else the test fixture
+``person_walk.mp4``): detect_ms_per_frame, lift_share_of_detection ((load wait + gaps + uplift + world +
+smoothing) / detection) and pipeline_vs_detection (whole convert / detection alone).
 """
 from __future__ import annotations
 
@@ -60,6 +64,9 @@ class BenchOptions:
     noisy: bool = False            # MediaPipe-like noise on the 2D landmarks
     seed: int = 0
     threads: int = 0               # ONNX Runtime intra-op threads (0 = its default)
+    video: Path | None = None      # video for the pipeline section (default: sample_video())
+    video_repeats: int = 2         # alternating detection-only / full-convert runs; the fastest of each counts
+    sections: tuple[str, ...] = () # run only the sections whose name contains one of these (default: all)
 
 
 @dataclass
@@ -169,6 +176,64 @@ def uplift_vs_ik(ctx: BenchContext) -> dict:
     }
 
 
+def _time_video(path: Path, opts, repeats: int):
+    """(fastest detect_video s, fastest convert_video s, their Detections and MotionClip)."""
+    from ..inference.detect import DetectOptions, detect_video
+    from ..inference.pipeline import _cached_uplifter, convert_video
+
+    det_s = conv_s = float("inf")
+    det = clip = None
+    detect_video(path, DetectOptions(stride=10_000))  # warm-up (file cache, MediaPipe's first graph)
+    for _ in range(max(1, repeats)):
+        t0 = time.perf_counter()
+        d = detect_video(path)
+        if time.perf_counter() - t0 < det_s:
+            det_s, det = time.perf_counter() - t0, d
+        _cached_uplifter.cache_clear()
+        t0 = time.perf_counter()
+        c = convert_video(path, opts)
+        if time.perf_counter() - t0 < conv_s:
+            conv_s, clip = time.perf_counter() - t0, c
+    return det_s, conv_s, det, clip
+
+
+@bench_section("video pipeline")
+def video_pipeline(ctx: BenchContext) -> dict:
+    """Detection alone (``detect_video``: decoding + MediaPipe) against the whole ``convert_video``
+    (model load, detection, gaps, uplift, world, smoothing) on one video, alternated
+    ``video_repeats`` times after a one-frame warm-up; the fastest run of each counts. The uplifter
+    is reloaded for every convert (in the background during detection, as ``convert_video`` does),
+    so what its loading adds is part of the pipeline's cost."""
+    from ..inference.demo import sample_video
+    from ..inference.pipeline import ConvertOptions, PipelineError
+    from ..inference.video import VideoError
+
+    path = Path(ctx.options.video) if ctx.options.video else sample_video()
+    if path is None or not path.is_file():
+        return {"video": f"none ({path} missing)" if path else "none"}
+    opts = ConvertOptions(model_path=ctx.options.model, provider="CPUExecutionProvider")
+    try:
+        det_s, conv_s, det, clip = _time_video(path, opts, ctx.options.video_repeats)
+    except (VideoError, PipelineError) as err:
+        return {"video": str(path), "video_error": str(err)}
+    n = len(det.times_s)
+    post = {k: clip.timings.get(k, 0.0) for k in ("load", "gaps", "lift", "world", "smooth")}
+    return {
+        "video": str(path),
+        "video_frames": n,
+        "detect_ms_per_frame": 1000 * det_s / n,
+        "mediapipe_ms_per_frame": 1000 * det.detect_s / n,
+        "lift_share_of_detection": sum(post.values()) / det_s,
+        "pipeline_vs_detection": conv_s / det_s,
+        **{f"convert_{k}_ms": 1000 * v for k, v in post.items()},
+        "convert_read_detect_ms": 1000 * (clip.timings["read"] + clip.timings["detect"]),
+        # the same ratio inside one convert run (free of run-to-run noise): total / its own read + detect
+        "pipeline_vs_detection_in_run": clip.timings["total"] / (clip.timings["read"] + clip.timings["detect"]),
+        "lift_share_without_load": (sum(post.values()) - post["load"]) / det_s,
+        "detected_fraction": det.detected_fraction,
+    }
+
+
 # --- running ----------------------------------------------------------------------------------------
 def _fmt(v) -> str:
     if isinstance(v, (float, np.floating)):
@@ -195,6 +260,8 @@ def run(options: BenchOptions | None = None, out=None) -> int:
           f"(prepared in {time.perf_counter() - t0:.1f} s)", file=out)
     ctx = BenchContext(opt, clip)
     for name, fn in SECTIONS:
+        if opt.sections and not any(want in name for want in opt.sections):
+            continue
         print(f"# {name}", file=out)
         items = fn(ctx)
         ctx.results.update(items)
@@ -205,3 +272,26 @@ def run(options: BenchOptions | None = None, out=None) -> int:
 
 __all__ = ["BenchClip", "BenchOptions", "BenchContext", "SECTIONS", "bench_section", "make_clip", "time_uplift",
            "run"]
+
+
+@bench_section("keying")
+def keying_speed(ctx: BenchContext) -> dict:
+    """Blender keying speed: ``addon.keying.bench_keying`` (22 bones x 10,000 frames, fastest of 3)
+    in a bpy subprocess, since bpy must not share a process with torch."""
+    import importlib.util
+    import os
+    import subprocess
+    import tempfile
+
+    if importlib.util.find_spec("bpy") is None:
+        return {"keying_s_22x10000": "n/a (bpy not installed)"}
+    package = __package__.rpartition(".")[0]
+    code = (f"from {package}.addon.keying import bench_keying\n"
+            "print('KEYING', bench_keying(22, 10000, repeats=3))")
+    with tempfile.TemporaryDirectory(prefix="uplift-bench-") as home:  # no Blender user config
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                              env={**os.environ, "HOME": home}, cwd=home)
+    found = [ln.split()[1] for ln in proc.stdout.splitlines() if ln.startswith("KEYING ")]
+    if proc.returncode or not found:
+        raise RuntimeError(f"keying benchmark failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    return {"keying_s_22x10000": float(found[-1])}
