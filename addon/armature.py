@@ -1,0 +1,130 @@
+"""The canonical armature: one bone per ``inference.skeleton`` joint, T-pose rest, clean rolls.
+
+Bones are named ``skeleton.JOINT_NAMES``; bone j runs from joint j (its head) to its primary child
+(``skeleton.PRIMARY_CHILD``) or, for leaves, to joint + ``skeleton.LEAF_TAILS`` (scaled to the body).
+Heads are the rest FK of the offsets, raised so the soles (ankle - ``skeleton.ANKLE_HEIGHT``) sit on Z = 0.
+
+Roll convention: each bone's rest frame (``bone.matrix_local``, armature space) is the shortest-arc
+rotation taking +Y (Blender's bone axis) onto the bone's direction (the half turn about X for bones
+pointing straight back along -Y, the toes). Spine, head, legs, feet and toes therefore keep X = world
++X (the character's left: bending forward, knees and ankles turn about bone X), and the arms keep
+Z = world +Z. Because canonical rest frames are world-aligned, a canonical rest-relative
+local rotation L_j maps to ``pose_bone.rotation_quaternion`` by the fixed per-bone change of basis
+``q_basis = b_j^-1 * q_L * b_j`` (b_j = the bone's rest rotation; see ``keying.canonical_to_basis``),
+and the root's location key is ``b_0^-1 (p - head_0)``.
+"""
+from __future__ import annotations
+
+import bpy
+import numpy as np
+from mathutils import Matrix
+
+from ..inference import rotations as R
+from ..inference import skeleton as S
+from . import compat
+
+BONE_COLLECTIONS = ("Torso", "Arms", "Legs")
+
+
+def _offsets(offsets) -> np.ndarray:
+    off = S.REST_OFFSETS if offsets is None else np.asarray(offsets, dtype=np.float64)
+    if off.shape != (S.NUM_JOINTS, 3) or not np.all(np.isfinite(off)):
+        raise ValueError(f"offsets: expected finite ({S.NUM_JOINTS}, 3) metres, got shape {np.shape(offsets)}")
+    if np.any(S.bone_lengths(off)[1:] <= 1e-6):
+        raise ValueError("offsets: every non-root joint needs a non-zero offset from its parent")
+    return off
+
+
+def rest_heads_tails(offsets=None) -> tuple[np.ndarray, np.ndarray]:
+    """(J, 3) bone heads and (J, 3) tails, metres, armature space, T-pose standing on Z = 0."""
+    off = _offsets(offsets)
+    heads = S.rest_positions(off)
+    feet = [S.JOINT_INDEX["foot_l"], S.JOINT_INDEX["foot_r"]]
+    heads[:, 2] += S.ANKLE_HEIGHT - heads[feet, 2].min()
+    scale = S.bone_lengths(off).sum() / S.bone_lengths().sum()
+    tails = np.empty_like(heads)
+    for j in range(S.NUM_JOINTS):
+        child = S.PRIMARY_CHILD[j]
+        tails[j] = heads[child] if child >= 0 else heads[j] + scale * S.LEAF_TAILS[j]
+    return heads, tails
+
+
+def rest_bone_rotations(offsets=None) -> np.ndarray:
+    """(J, 3, 3) rest rotation of each bone (armature space): shortest arc from +Y to head->tail."""
+    heads, tails = rest_heads_tails(offsets)
+    d = tails - heads
+    q = R.rotation_between(np.broadcast_to([0.0, 1.0, 0.0], d.shape), d)
+    # bones along -Y (toes): the half turn about X, so X stays the character's left like its neighbours
+    backward = d[:, 1] < -(1.0 - 1e-9) * np.linalg.norm(d, axis=-1)
+    q[backward] = [0.0, 1.0, 0.0, 0.0]
+    return R.quat_to_matrix(q)
+
+
+def bone_collection_of(j: int) -> str:
+    """"Legs" for limbs hanging off the root, "Arms" for other side branches, else "Torso"."""
+    chain = j
+    while S.PARENTS[chain] >= 0:
+        parent = S.PARENTS[chain]
+        if S.PRIMARY_CHILD[parent] != chain:
+            return "Legs" if parent == S.ROOT else "Arms"
+        chain = parent
+    return "Torso"
+
+
+def create_canonical_armature(context, name: str = "Uplift Armature", offsets=None, collection=None):
+    """Create and return a new armature Object for the canonical skeleton (see module docstring).
+
+    offsets: (J, 3) metres, ``skeleton.REST_OFFSETS`` scaled to the body (default: REST_OFFSETS).
+    collection: where to link it (default ``context.collection``); must be in the view layer.
+    Object and Armature names are made unique (``name.001`` ...); nothing existing is replaced.
+    The object ends active and selected, in Object mode; all pose bones rotate by quaternion.
+    """
+    heads, tails = rest_heads_tails(offsets)
+    rots = rest_bone_rotations(offsets)
+    collection = collection or context.collection
+    view_layer = context.view_layer
+    if context.object is not None and context.object.mode != "OBJECT":
+        bpy.ops.object.mode_set(mode="OBJECT")
+
+    data = bpy.data.armatures.new(name)  # Blender appends .001 ... on clashes
+    obj = bpy.data.objects.new(name, data)
+    try:
+        collection.objects.link(obj)
+        view_layer.update()  # sync view_layer.objects with the new link
+        if obj.name not in view_layer.objects:
+            raise ValueError(f"collection {collection.name!r} is not in view layer {view_layer.name!r}")
+        for other in view_layer.objects:
+            other.select_set(False)
+        view_layer.objects.active = obj
+        obj.select_set(True)
+        obj.show_in_front = True
+        bcolls = {n: compat.new_bone_collection(data, n) for n in BONE_COLLECTIONS}
+
+        bpy.ops.object.mode_set(mode="EDIT")
+        try:
+            edit = []
+            for j, joint in enumerate(S.JOINT_NAMES):
+                eb = data.edit_bones.new(joint)
+                eb.head, eb.tail = heads[j].tolist(), tails[j].tolist()
+                m = Matrix(rots[j].tolist()).to_4x4()
+                m.translation = heads[j].tolist()
+                eb.matrix = m  # keeps head and length, sets the roll
+                parent = S.PARENTS[j]
+                if parent >= 0:
+                    eb.parent = edit[parent]
+                    eb.use_connect = bool(S.PRIMARY_CHILD[parent] == j)
+                compat.assign_bone_collection(bcolls[bone_collection_of(j)], eb)
+                edit.append(eb)
+        finally:
+            bpy.ops.object.mode_set(mode="OBJECT")
+        for pb in obj.pose.bones:
+            pb.rotation_mode = "QUATERNION"
+    except Exception:
+        bpy.data.objects.remove(obj)
+        bpy.data.armatures.remove(data)
+        raise
+    return obj
+
+
+__all__ = ["BONE_COLLECTIONS", "rest_heads_tails", "rest_bone_rotations", "bone_collection_of",
+           "create_canonical_armature"]

@@ -1,0 +1,125 @@
+"""Armatures <-> the numpy retargeting (``inference.retarget``): read rest data, store the bone mapping,
+pose or key the retargeted motion.
+
+The mapping (canonical joint -> bone name) is kept on the armature data as a JSON string custom
+property ``UPLIFT_MAPPING_KEY`` ({"version": 1, "preset": ..., "mapping": {...}}), so a mapping the
+user edited once is reused by later (batch) conversions onto the same rig.
+"""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from ..inference import retarget as rt
+
+UPLIFT_MAPPING_KEY = "uplift_mapping"
+_MAPPING_VERSION = 1
+
+
+def _check_armature(obj) -> None:
+    if obj is None or getattr(obj, "type", None) != "ARMATURE":
+        raise ValueError(f"expected an armature object, got {getattr(obj, 'name', obj)!r} "
+                         f"({getattr(obj, 'type', type(obj).__name__)})")
+
+
+def read_rig(obj) -> rt.TargetRig:
+    """Rest data of an armature object: bone names (parents first), parents, ``matrix_local``,
+    lengths, and the object's world matrix."""
+    _check_armature(obj)
+    bones = list(obj.data.bones)
+    pos = {b.name: i for i, b in enumerate(bones)}
+    order, seen = [], set()
+    for b in bones:                                          # parents before children
+        chain = []
+        while b is not None and b.name not in seen:
+            chain.append(b)
+            b = b.parent
+        for c in reversed(chain):
+            seen.add(c.name)
+            order.append(pos[c.name])
+    bones = [bones[i] for i in order]
+    index = {b.name: i for i, b in enumerate(bones)}
+    return rt.TargetRig(
+        names=tuple(b.name for b in bones),
+        parents=np.array([index[b.parent.name] if b.parent else -1 for b in bones], dtype=np.int64),
+        rest=np.array([np.array(b.matrix_local) for b in bones], dtype=np.float64),
+        lengths=np.array([b.length for b in bones], dtype=np.float64),
+        object_matrix=np.array(obj.matrix_world, dtype=np.float64),
+    )
+
+
+def bone_parents(obj) -> tuple[list[str], list[str | None]]:
+    """Bone names and each bone's parent name (None for roots), for ``auto_detect``."""
+    _check_armature(obj)
+    return [b.name for b in obj.data.bones], [b.parent.name if b.parent else None for b in obj.data.bones]
+
+
+def save_mapping(obj, mapping: dict[str, str], preset: str = "custom") -> None:
+    """Store a mapping on the armature data (JSON custom property); ValueError for unknown names."""
+    _check_armature(obj)
+    rt.mapped_joints(read_rig(obj), mapping)               # validates joints and bone names
+    obj.data[UPLIFT_MAPPING_KEY] = json.dumps(
+        {"version": _MAPPING_VERSION, "preset": preset, "mapping": dict(mapping)}, sort_keys=True)
+
+
+def load_mapping(obj) -> tuple[str, dict[str, str]] | None:
+    """(preset, mapping) stored on the armature, or None. Entries whose bone no longer exists are dropped."""
+    _check_armature(obj)
+    raw = obj.data.get(UPLIFT_MAPPING_KEY)
+    if not raw:
+        return None
+    try:
+        data = json.loads(raw)
+        mapping = {str(k): str(v) for k, v in data["mapping"].items()}
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ValueError(f"{obj.name}: property {UPLIFT_MAPPING_KEY!r} is not a valid mapping ({exc})") from exc
+    bones = obj.data.bones
+    return str(data.get("preset", "custom")), {j: b for j, b in mapping.items() if b in bones}
+
+
+def mapping_for(obj) -> tuple[str, dict[str, str], float]:
+    """The stored mapping (confidence 1.0, the user's choice), else ``auto_detect`` on the bone names."""
+    stored = load_mapping(obj)
+    if stored is not None:
+        return stored[0], stored[1], 1.0
+    return rt.auto_detect(*bone_parents(obj))
+
+
+def retarget_onto(obj, local_rot, root_translation, offsets, mapping: dict[str, str] | None = None,
+                  root_motion: bool = True) -> rt.RetargetResult:
+    """Retarget canonical motion (local_rot (T, J, 4) wxyz, root_translation (T, 3) m, offsets (J, 3) m)
+    onto ``obj`` with ``mapping`` (default: ``mapping_for(obj)``)."""
+    if mapping is None:
+        mapping = mapping_for(obj)[1]
+    return rt.retarget(read_rig(obj), mapping, local_rot, root_translation, offsets, root_motion=root_motion)
+
+
+def apply_pose(obj, result: rt.RetargetResult, t: int) -> None:
+    """Set frame ``t`` of ``result`` as the current pose (mapped bones only; no keys)."""
+    pose = obj.pose.bones
+    for b, name in enumerate(result.names):
+        if result.mapped[b]:
+            pb = pose[name]
+            pb.rotation_mode = "QUATERNION"
+            pb.rotation_quaternion = result.rotations[t, b]
+    if result.root_bone:
+        pose[result.root_bone].location = result.root_location[t]
+
+
+def key_result(obj, result: rt.RetargetResult, action_name: str, frames=None, frame_start: float = 1.0,
+               keyed=None, interpolation: str = "LINEAR"):
+    """Key ``result`` on ``obj`` as a new Action (through ``keying.write_bone_keys``); returns the Action.
+
+    frames: (T,) scene frames (default frame_start, frame_start + 1, ...); keyed: (T,) bool or None.
+    """
+    from . import keying
+
+    t = result.rotations.shape[0]
+    frames = frame_start + np.arange(t, dtype=np.float64) if frames is None else np.asarray(frames, np.float64)
+    bones = result.keyed_bones()
+    index = {n: i for i, n in enumerate(result.names)}
+    quats = result.rotations[:, [index[n] for n in bones]]
+    root_loc = result.root_location if result.root_bone else None
+    return keying.write_bone_keys(obj, action_name, bones, frames, quats, root_loc, keyed=keyed,
+                                  interpolation=interpolation)
