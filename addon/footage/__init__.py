@@ -1,0 +1,1 @@
+"""Rendered-footage helpers (MakeHuman body and rigs for synthetic test videos)."""
