@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Callable
 
 from . import __version__
+from .inference.convert_cli import argument_hook  # stdlib only at import time
 
 SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = []
 
@@ -52,6 +53,43 @@ def _run_demo(args) -> int:
     return run()
 
 
+# --- the Blender output format (``--format blend``): written by addon/batch.py inside Blender or with
+# the bpy module; registered here by name so that nothing imports bpy unless a .blend is asked for.
+def _add_blend_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--rig", default=None, metavar="RIG.blend[:ARMATURE]",
+                   help="with --format blend: key onto this rig (appended from the file) instead of our armature")
+    p.add_argument("--mapping", default=None, metavar="PRESET",
+                   help="with --rig: bone mapping preset (mixamo, cmu_mb, rigify, rigify_meta, rigify_fk, ours; "
+                        "default: the mapping saved on the rig, else detected from its bone names)")
+
+
+argument_hook(_add_blend_arguments)
+
+
+def _blend_options(args) -> dict:
+    from .inference.rig_presets import PRESETS
+
+    rig, mapping = getattr(args, "rig", None), getattr(args, "mapping", None)
+    if mapping is not None and mapping not in PRESETS:
+        raise ValueError(f"unknown --mapping {mapping!r} (known: {', '.join(PRESETS)})")
+    if rig is not None:
+        from .inference.convert_cli import parse_rig_spec
+
+        path = parse_rig_spec(rig)[0]
+        if not path.is_file():
+            raise ValueError(f"--rig: no such file: {path}")
+    return {"rig": rig, "mapping": mapping}
+
+
+def _register_blend_format() -> None:
+    from .inference import convert_cli, motion_clip
+
+    if "blend" not in motion_clip.WRITERS:
+        motion_clip.register_writer("blend", ".blend", f"{__package__}.addon.batch:write_blend",
+                                    "Blender file with the keyed armature (needs Blender or the bpy module)")
+    convert_cli.FORMAT_OPTIONS.setdefault("blend", _blend_options)
+
+
 @subcommand
 def _add_convert(subparsers):
     from .inference.convert_cli import add_convert_parser  # argparse only; the pipeline loads when run
@@ -62,6 +100,7 @@ def _add_convert(subparsers):
 def _run_convert(args) -> int:
     from .inference.convert_cli import run_convert
 
+    _register_blend_format()
     return run_convert(args)
 
 
@@ -75,6 +114,7 @@ def _add_lift(subparsers):
 def _run_lift(args) -> int:
     from .inference.convert_cli import run_lift
 
+    _register_blend_format()
     return run_lift(args)
 
 

@@ -14,6 +14,10 @@ ADDON_ID = __package__.rpartition(".")[0]
 
 _MODULE_NAMES = (
     "preferences",
+    "settings",
+    "operators",
+    "panels",
+    "batch",
 )
 
 

@@ -111,6 +111,14 @@ def convert_options(args: argparse.Namespace):
                           focal_mm=args.focal_mm, provider=args.provider, model_path=args.model)
 
 
+def parse_rig_spec(spec: str) -> tuple[Path, str | None]:
+    """``RIG.blend[:ARMATURE]`` -> (path, armature name or None); a Windows drive letter's colon is kept."""
+    head, sep, tail = str(spec).rpartition(":")
+    if sep and head.lower().endswith(".blend") and tail and not any(c in tail for c in "/\\"):
+        return Path(head), tail
+    return Path(spec), None
+
+
 def writer_options(args: argparse.Namespace, formats: list[str]) -> dict[str, dict]:
     return {f: FORMAT_OPTIONS[f](args) for f in formats if f in FORMAT_OPTIONS}
 
@@ -270,6 +278,7 @@ def _convert(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         formats = motion_clip.parse_formats(args.format)
         options = convert_options(args)
         options.validate()
+        wopts = writer_options(args, formats)
     except (ValueError, PipelineError) as e:
         _error(None, str(e), err)
         return EXIT_USAGE
@@ -277,7 +286,6 @@ def _convert(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if reason:
         _error(None, reason, err)
         return EXIT_OUTPUT
-    wopts = writer_options(args, formats)
     t_all = time.perf_counter()
     try:
         uplifter = get_uplifter(options.model_path, options.provider)
@@ -340,6 +348,7 @@ def run_lift(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | 
         fmt = motion_clip.parse_formats(args.format)[0] if args.format else motion_clip.format_for_path(args.out)
         options = convert_options(args)
         options.validate()
+        wopts = writer_options(args, [fmt]).get(fmt, {})
     except (ValueError, PipelineError) as e:
         _error(None, str(e), err)
         return EXIT_USAGE
@@ -363,13 +372,16 @@ def run_lift(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | 
         _error(None, reason, err)
         return EXIT_OUTPUT
     try:
-        motion_clip.WRITERS[fmt].resolve()(clip, args.out, **writer_options(args, [fmt]).get(fmt, {}))
+        motion_clip.WRITERS[fmt].resolve()(clip, args.out, **wopts)
     except OSError as e:
         _error(args.out, f"cannot write: {e.strerror or e}", err)
         return EXIT_OUTPUT
+    except PipelineError as e:
+        _error(args.out, str(e), err)
+        return EXIT_FAILED
     print(clip_summary(str(src), clip, [args.out]), file=out)
     return EXIT_OK
 
 
-__all__ = ["add_convert_parser", "add_lift_parser", "run_convert", "run_lift", "argument_hook", "ARGUMENT_HOOKS",
+__all__ = ["parse_rig_spec", "add_convert_parser", "add_lift_parser", "run_convert", "run_lift", "argument_hook", "ARGUMENT_HOOKS",
            "FORMAT_OPTIONS", "ProgressBar", "prepare_out_dir", "clip_summary"]

@@ -229,6 +229,30 @@ def _parent_indices(names: list[str], parents) -> list[int] | None:
     return out
 
 
+def _bare_index(names: list[str]) -> dict[str, int]:
+    """Bone name without namespace/prefix -> index of its first bone."""
+    bare: dict[str, int] = {}
+    for i, n in enumerate(names):
+        bare.setdefault(strip_namespace(n), i)
+    return bare
+
+
+def preset_mapping(preset: str, bone_names, parents=None) -> tuple[dict[str, str], float]:
+    """The mapping of one preset on an armature: (mapping of the joints whose bone exists, fraction
+    of the preset's bones found). With ``parents`` the spine is re-fitted as in ``auto_detect``.
+    KeyError for an unknown preset."""
+    if preset not in PRESETS:
+        raise KeyError(f"unknown rig preset {preset!r} (known: {', '.join(PRESETS)})")
+    names = [str(n) for n in bone_names]
+    par = _parent_indices(names, parents)
+    bare = _bare_index(names)
+    table = PRESETS[preset]
+    found = {j: bare[b] for j, b in table.items() if b in bare}
+    if par is not None and found:
+        _fit_spine(found, par, keep_neck=False)
+    return {j: names[i] for j, i in found.items()}, round(sum(b in bare for b in table.values()) / len(table), 3)
+
+
 def auto_detect(bone_names, parents=None) -> tuple[str, dict[str, str], float]:
     """Guess a mapping for an armature: (preset name or "custom", mapping, confidence 0..1).
 
@@ -239,19 +263,14 @@ def auto_detect(bone_names, parents=None) -> tuple[str, dict[str, str], float]:
     """
     names = [str(n) for n in bone_names]
     par = _parent_indices(names, parents)
-    bare = {}
-    for i, n in enumerate(names):
-        bare.setdefault(strip_namespace(n), i)
+    bare = _bare_index(names)
     best, best_score = None, 0.0
     for preset, table in PRESETS.items():
         score = sum(b in bare for b in table.values()) / len(table)
         if score > best_score:
             best, best_score = preset, score
     if best is not None and best_score >= PRESET_MIN_SCORE:
-        found = {j: bare[b] for j, b in PRESETS[best].items() if b in bare}
-        if par is not None:
-            _fit_spine(found, par, keep_neck=False)
-        return best, {j: names[i] for j, i in found.items()}, round(best_score, 3)
+        return (best, *preset_mapping(best, names, parents))
     found = _keyword_mapping(names, par)
     ordered = {j: names[found[j]] for j in sk.JOINT_NAMES if j in found}
     return "custom", ordered, round(FUZZY_CONFIDENCE * len(ordered) / sk.NUM_JOINTS, 3)

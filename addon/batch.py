@@ -1,0 +1,156 @@
+"""Headless batch: the ``blend`` output format and ``blender --background --command uplift_mocap ...``.
+
+``write_blend(clip, path, rig=None, mapping=None)`` keys a clip in a scene of its own and writes just
+that scene (with its armature, Action and, with ``rig``, the rig's objects) to ``path`` through
+``bpy.data.libraries.write``; everything it made is removed from the open file again, so a batch
+leaves the session as it found it. Synchronous: no timers, no modal operators.
+
+``blender --background --command uplift_mocap convert VIDEO... -o OUTDIR --format blend,bvh
+[--rig RIG.blend[:ARMATURE]] [--mapping PRESET]`` runs the same ``uplift`` command line as the venv
+(``cli.main``), registered with ``bpy.utils.register_cli_command``.
+"""
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+import bpy
+
+from ..inference.convert_cli import parse_rig_spec
+from ..inference.pipeline import PipelineError
+from . import animate
+
+CLI_COMMAND = "uplift_mocap"
+_ID_COLLECTIONS = ("objects", "armatures", "actions", "meshes", "materials", "collections", "scenes", "images",
+                   "node_groups", "textures", "worlds", "cameras", "lights")
+_handles: list = []
+
+
+def _snapshot() -> dict[str, set]:
+    return {name: set(getattr(bpy.data, name)) for name in _ID_COLLECTIONS}
+
+
+def _remove_new(before: dict[str, set]) -> None:
+    new = [idb for name, old in before.items() for idb in getattr(bpy.data, name) if idb not in old]
+    if new:
+        bpy.data.batch_remove(new)
+
+
+def _free_names(path: Path) -> dict[str, str]:
+    """Rename the session's objects that share a name with an object of the rig file (for as long as
+    the batch writes, so the written file keeps the rig's own names); returns {temporary: original}."""
+    if not path.is_file():
+        return {}
+    try:
+        with bpy.data.libraries.load(str(path), link=False) as (src, _dst):
+            names = list(src.objects)
+    except OSError:
+        return {}
+    renamed = {}
+    for name in names:
+        obj = bpy.data.objects.get(name)
+        if obj is not None and obj.library is None:
+            obj.name = f"{name}.uplift-batch"
+            renamed[obj.name] = name
+    return renamed
+
+
+def append_rig(path: Path, armature: str | None = None):
+    """Append every object of ``path``; returns (armature object, appended objects). PipelineError
+    when the file cannot be read or has no (such) armature."""
+    if not path.is_file():
+        raise PipelineError(f"rig file not found: {path}")
+    try:
+        with bpy.data.libraries.load(str(path), link=False) as (src, dst):
+            names = list(src.objects)
+            dst.objects = list(names)
+    except OSError as exc:
+        raise PipelineError(f"cannot read rig file {path}: {exc}") from exc
+    for name, obj in zip(names, dst.objects):  # the rig's own names win over the session's (see _free_names)
+        if obj is not None and obj.name != name and name not in bpy.data.objects:
+            obj.name = name
+    objs = dict(zip(names, dst.objects))
+    arms = {n: o for n, o in objs.items() if o is not None and o.type == "ARMATURE"}
+    if armature is not None:
+        if armature not in arms:
+            raise PipelineError(f"{path} has no armature {armature!r} (armatures: {', '.join(arms) or 'none'})")
+        return arms[armature], [o for o in objs.values() if o is not None]
+    if len(arms) != 1:
+        raise PipelineError(f"{path} has {len(arms)} armatures ({', '.join(arms) or 'none'}): name one, "
+                            f"e.g. --rig {path}:{next(iter(arms), 'Armature')}")
+    return next(iter(arms.values())), [o for o in objs.values() if o is not None]
+
+
+def write_blend(clip, path, rig: str | None = None, mapping: str | None = None) -> None:
+    """Write ``clip`` keyed onto our armature (or onto ``rig``, through ``mapping``: a preset name or
+    None for the saved / auto-detected mapping) as a .blend at ``path``. The scene gets the video's
+    frame rate and the keyed frame range; the motion starts at frame 1."""
+    path = Path(path)
+    before = _snapshot()
+    renamed = _free_names(parse_rig_spec(rig)[0]) if rig else {}
+    try:
+        scene = bpy.data.scenes.new(path.stem)
+        num, base = _fps_fraction(clip.fps)
+        scene.render.fps, scene.render.fps_base = num, base
+        target = None
+        if rig:
+            target, objects = append_rig(*parse_rig_spec(rig))
+            for obj in objects:
+                scene.collection.objects.link(obj)
+        scene.view_layers[0].objects.active = target
+        with _window_scene(scene):
+            res = animate.apply_clip(bpy.context, clip, path.stem, 1.0, target, mapping or animate.AUTO_MAPPING,
+                                     scene=scene)
+        scene.frame_start = int(res.frame_range[0])
+        scene.frame_end = max(int(round(res.frame_range[1])), scene.frame_start)
+        bpy.data.libraries.write(str(path), {scene}, compress=True)
+    finally:
+        _remove_new(before)
+        for tmp, name in renamed.items():
+            bpy.data.objects[tmp].name = name
+
+
+@contextlib.contextmanager
+def _window_scene(scene):
+    """Show ``scene`` in the first window while the block runs (edit-mode operators work on the
+    window's scene and view layer), then the previous one again."""
+    windows = list(bpy.context.window_manager.windows)
+    if not windows:
+        raise PipelineError("no Blender window to work in (expected one even in background mode)")
+    window = bpy.context.window or windows[0]
+    previous = window.scene
+    window.scene = scene
+    try:
+        with bpy.context.temp_override(window=window):
+            yield
+    finally:
+        window.scene = previous
+
+
+def _fps_fraction(fps: float) -> tuple[int, float]:
+    """Scene ``render.fps`` and ``fps_base`` for a rate (29.97 -> 30, 1.001)."""
+    num = max(1, int(round(fps)))
+    return num, num / float(fps) if fps > 0 else 1.0
+
+
+def cli_command(argv) -> int:
+    """``blender --command uplift_mocap ARGS``: the ``uplift`` command line inside Blender."""
+    from ..cli import main
+
+    try:
+        return main(list(argv))
+    except SystemExit as exc:  # argparse errors and --help
+        return int(exc.code or 0) if not isinstance(exc.code, str) else 2
+
+
+def register():
+    if hasattr(bpy.utils, "register_cli_command"):
+        _handles.append(bpy.utils.register_cli_command(CLI_COMMAND, cli_command))
+
+
+def unregister():
+    while _handles:
+        bpy.utils.unregister_cli_command(_handles.pop())
+
+
+__all__ = ["CLI_COMMAND", "append_rig", "write_blend", "cli_command"]

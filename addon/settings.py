@@ -1,0 +1,60 @@
+"""Per-scene settings of "Animate from Strip" (``scene.uplift``), shown in the Sequencer's Uplift tab."""
+import bpy
+
+from ..inference.rig_presets import PRESETS
+from .animate import AUTO_MAPPING
+
+PRESET_LABELS = {"mixamo": "Mixamo", "cmu_mb": "CMU / MotionBuilder", "rigify": "Rigify (DEF bones)",
+                 "rigify_meta": "Rigify Metarig", "rigify_fk": "Rigify FK Controls", "ours": "Uplift Armature"}
+
+
+def preset_items():
+    """EnumProperty items: automatic first, then every preset of ``rig_presets.PRESETS``."""
+    items = [(AUTO_MAPPING, "Automatic", "The mapping saved on the armature, else guessed from its bone names")]
+    items += [(k, PRESET_LABELS.get(k, k), f"Bone names of the {PRESET_LABELS.get(k, k)} preset") for k in PRESETS]
+    return items
+
+
+def _is_armature(_self, obj) -> bool:
+    return obj.type == "ARMATURE"
+
+
+# Blender 4.2 crashes at exit when a PointerProperty with a poll function was unregistered (seen with
+# bpy 4.2.23); there the picker lists every object and the operator rejects non-armatures.
+_ARMATURE_POLL = {"poll": _is_armature} if bpy.app.version >= (5, 0, 0) else {}
+
+
+class UPLIFT_PG_settings(bpy.types.PropertyGroup):
+    target: bpy.props.EnumProperty(
+        name="Target",
+        items=[("NEW", "New Armature", "Create the Uplift armature, sized to the detected body"),
+               ("EXISTING", "Existing Armature", "Retarget onto an armature of this scene")],
+        default="NEW")
+    armature: bpy.props.PointerProperty(
+        name="Armature", type=bpy.types.Object, **_ARMATURE_POLL,
+        description="The rig to animate (its bones are mapped to the Uplift skeleton)")
+    preset: bpy.props.EnumProperty(name="Bone Mapping", items=preset_items(),
+                                   description="How the Uplift joints map to the rig's bones")
+    use_strip_range: bpy.props.BoolProperty(
+        name="Whole Strip", default=True, description="Convert the strip's visible frames; off: the range below")
+    frame_start: bpy.props.IntProperty(name="Start", default=1, description="First scene frame to convert")
+    frame_end: bpy.props.IntProperty(name="End", default=250, description="Last scene frame to convert")
+    smoothing: bpy.props.FloatProperty(
+        name="Smoothing", default=0.5, min=0.0, max=1.0, subtype="FACTOR",
+        description="Temporal smoothing of the motion (0 = off, 1 = strongest)")
+    in_place: bpy.props.BoolProperty(
+        name="In Place", default=False, description="Keep the character in place (vertical root motion only)")
+    focal_mm: bpy.props.FloatProperty(
+        name="Focal Length", default=0.0, min=0.0, soft_max=200.0, unit="CAMERA",
+        description="35 mm-equivalent focal length of the camera that filmed the video (0 = assume 28 mm)")
+
+
+def register():
+    bpy.types.Scene.uplift = bpy.props.PointerProperty(type=UPLIFT_PG_settings)
+
+
+def unregister():
+    del bpy.types.Scene.uplift
+
+
+registry = [UPLIFT_PG_settings]
