@@ -111,8 +111,10 @@ def test_output_folder_without_write_permission(tmp_path, capsys):
 
 
 def test_bad_options_and_formats(tmp_path, capsys):
-    code, _, err = convert(capsys, WALK, "-o", tmp_path, "--format", "bvh,blend")
-    assert code == cc.EXIT_USAGE and err == ["error: unknown output format 'blend' (available: bvh, json, npz)"]
+    code, _, err = convert(capsys, WALK, "-o", tmp_path, "--format", "bvh,fbx")
+    assert code == cc.EXIT_USAGE and err == ["error: unknown output format 'fbx' (available: blend, bvh, json, npz)"]
+    code, _, err = convert(capsys, WALK, "-o", tmp_path, "--format", "blend", "--mapping", "maya")
+    assert code == cc.EXIT_USAGE and len(err) == 1 and err[0].startswith("error: unknown --mapping 'maya'")
     code, _, err = convert(capsys, WALK, "-o", tmp_path, "--start", "2", "--end", "1")
     assert code == cc.EXIT_USAGE and err == ["error: end (1.0 s) must be after start (2.0 s)"]
     with pytest.raises(SystemExit):  # argparse: not a fraction
