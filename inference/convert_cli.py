@@ -84,7 +84,7 @@ def add_convert_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("videos", nargs="+", type=Path, metavar="VIDEO", help="video files")
     p.add_argument("-o", "--out", type=Path, required=True, metavar="OUTDIR", help="output folder (created)")
     p.add_argument("--format", default="bvh", metavar="LIST",
-                   help="comma-separated formats: bvh,npz,json (default bvh)")
+                   help="comma-separated formats: bvh,npz,json, and blend with Blender or the bpy module (default bvh)")
     add_processing_arguments(p, video=True)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.add_argument("-v", "--verbose", action="store_true", help="keep MediaPipe's own log lines on stderr")

@@ -14,6 +14,8 @@ import sys
 
 import pytest
 
+from uplift_mocap.inference import skeleton as S
+
 pytestmark = [
     pytest.mark.bpy,
     pytest.mark.skipif(importlib.util.find_spec("bpy") is None, reason="bpy (Blender as a module) not installed"),
@@ -147,8 +149,20 @@ from uplift_mocap.addon import compat
 bpy.ops.wm.open_mainfile(filepath=sys.argv[1])
 rig = bpy.data.objects["MH_mixamo"]
 action, _ = compat.object_action(rig)
-print("RESULT " + json.dumps(dict(action=action.name, fcurves=len(compat.object_fcurves(rig)),
-                                  fps=bpy.context.scene.render.fps, start=bpy.context.scene.frame_start)))
+res = dict(action=action.name, fcurves=len(compat.object_fcurves(rig)), fps=bpy.context.scene.render.fps,
+           start=bpy.context.scene.frame_start)
+# the BVH of the same batch through Blender's own importer, default settings
+bpy.ops.wm.read_factory_settings(use_empty=True)
+assert bpy.ops.import_anim.bvh(filepath=sys.argv[2]) == {"FINISHED"}
+arm = [o for o in bpy.context.scene.objects if o.type == "ARMATURE"][0]
+feet, up = [], []
+for f in range(1, 15):
+    bpy.context.scene.frame_set(f)
+    z = {n: (arm.matrix_world @ arm.pose.bones[n].head).z for n in ("pelvis", "head", "foot_l", "foot_r")}
+    feet.append(min(z["foot_l"], z["foot_r"]))
+    up.append(z["head"] - z["pelvis"])
+res.update(bvh_frames=int(arm.animation_data.action.frame_range[1]), feet_z=sorted(feet)[len(feet) // 2], head_up=min(up))
+print("RESULT " + json.dumps(res))
 '''
 
 MAKE_RIG = r'''
@@ -177,8 +191,8 @@ def res(run_py, repo_root, tmp_path_factory):
     out = _result(run_py(f"import sys; sys.argv = ['x', *{args!r}]\n" + SCRIPT, timeout=420))
     out["files"] = sorted(p.name for p in outdir.iterdir())
     if (outdir / "sample_walk.blend").is_file():
-        out["blend"] = _result(run_py(f"import sys; sys.argv = ['x', {str(outdir / 'sample_walk.blend')!r}]\n"
-                                      + CHECK, timeout=120))
+        files = [str(outdir / "sample_walk.blend"), str(outdir / "sample_walk.bvh")]
+        out["blend"] = _result(run_py(f"import sys; sys.argv = ['x', *{files!r}]\n" + CHECK, timeout=120))
     return out
 
 
@@ -236,6 +250,9 @@ def test_headless_batch_writes_the_good_clip_reports_the_bad_and_leaves_the_sess
     blend = res["blend"]
     assert blend["action"] == "sample_walk" and blend["fcurves"] > 80
     assert blend["fps"] == 30 and blend["start"] == 1
+    # the BVH opens in Blender's importer: upright, feet (ankles) near the floor Z = 0
+    assert blend["head_up"] > 0.3
+    assert abs(blend["feet_z"] - S.ANKLE_HEIGHT) < 0.1
 
 
 def test_venv_cli_writes_blend_and_rejects_a_missing_rig(tmp_path, repo_root):
