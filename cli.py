@@ -144,6 +144,30 @@ def _run_evaluate(args) -> int:
 
 
 @subcommand
+def _add_eval_footage(subparsers):
+    p = subparsers.add_parser("eval-footage", help="end-to-end accuracy on rendered test-split footage vs MediaPipe 3D",
+                              description="Render the test-split clips of models/footage_manifest.json on a MakeHuman "
+                                          "body (once), run the pipeline on them and score ours and MediaPipe's world "
+                                          "landmarks against the ground truth; the last line is OURS_MPJPE_mm=... "
+                                          "MPWORLD_MPJPE_mm=... OURS_BONE_DEG=... MPWORLD_BONE_DEG=...")
+    p.add_argument("--data", type=Path, default=None, metavar="DIR", help="staged mocap (default ../shared/data)")
+    p.add_argument("--out-dir", type=Path, default=Path("outputs/footage_eval"), metavar="DIR",
+                   help="rendered clips, reused when present (default outputs/footage_eval)")
+    p.add_argument("--regenerate", action="store_true", help="render the clips again")
+    p.add_argument("--clip", action="append", default=[], metavar="NAME", help="only this clip (repeatable)")
+    p.add_argument("--json", type=Path, default=None, metavar="PATH", help="write all scores as JSON")
+    p.add_argument("--plot", type=Path, default=None, metavar="PNG", help="write a bar chart")
+    p.set_defaults(func=_run_eval_footage)
+
+
+def _run_eval_footage(args) -> int:
+    from .models.footage_eval import DEFAULT_DATA, run
+
+    return run(args.data or DEFAULT_DATA, args.out_dir, regenerate=args.regenerate, only=args.clip or None,
+               json_out=args.json, plot_out=args.plot)
+
+
+@subcommand
 def _add_bench(subparsers):
     p = subparsers.add_parser("bench", help="time the uplifter against IK, and the video pipeline against detection",
                               description="Measure uplifter (ONNX Runtime CPU) and IK speed and joint-angle "

@@ -2,7 +2,7 @@
 
     python -m uplift_mocap.models.train --data ../shared/data --out runs/x --minutes 180 [--size default]
         [--repr 6d|9d|quat|axis_angle] [--no-rot-sup] [--steps N] [--seed S] [--batch B] [--threads 2]
-        [--resume [CKPT]]
+        [--resume [CKPT]] [--init MODEL.onnx]
 
 Data: with ``DATA/split-train.txt`` the listed files, else every BVH under DATA; a validation set
 is carved out by ``motion_library.train_val_split`` (whole subjects/trials). split-test.txt is
@@ -186,6 +186,8 @@ def build_arg_parser() -> argparse.ArgumentParser:
     p.add_argument("--val-every", type=int, default=250, help="steps between validations")
     p.add_argument("--log-every", type=int, default=25)
     p.add_argument("--cache-dir", type=Path, default=None, help="motion cache (default ~/.cache/uplift_mocap)")
+    p.add_argument("--init", type=Path, default=None, metavar="MODEL.onnx",
+                   help="start from an exported model's weights and config (--size/--repr/--window ignored)")
     p.add_argument("--resume", nargs="?", const="auto", default=None,
                    help="continue from a checkpoint (default OUT/last.pt)")
     for name, default in LossWeights().to_dict().items():
@@ -212,11 +214,21 @@ def main(argv: list[str] | None = None) -> int:
         config = UplifterConfig.from_dict(ckpt["config"])
         weights = LossWeights(**ckpt["loss_weights"])
     else:
-        config = make_config(args.size, rotation_repr=args.repr, window=args.window)
+        if args.init:
+            from .warm_start import onnx_config
+
+            config = onnx_config(args.init)
+        else:
+            config = make_config(args.size, rotation_repr=args.repr, window=args.window)
         weights = LossWeights(**{n: getattr(args, f"w_{n}") for n, v in LossWeights().to_dict().items()
                                  if isinstance(v, float)}, rotation_supervision=not args.no_rot_sup)
     torch.manual_seed(args.seed)
     model = build_model(config)
+    if args.init and ckpt is None:
+        from .warm_start import load_onnx_weights
+
+        load_onnx_weights(model, args.init)
+        print(f"initialised from {args.init} (outputs reproduced)", flush=True)
 
     t_load = time.time()
     train_paths, val_paths = split_paths(args.data, args.val_fraction)
