@@ -315,5 +315,23 @@ class UPLIFT_OT_push_to_nla(bpy.types.Operator):
         return {"FINISHED"}
 
 
+@bpy.app.handlers.persistent
+def _cancel_on_load(*_args) -> None:
+    """A file is being loaded: the modal operator of the old file is gone, so stop its worker."""
+    job, RUNNING["job"] = RUNNING["job"], None
+    if job is not None and job.outcome is None:
+        job.cancel()
+
+
+def register():
+    bpy.app.handlers.load_pre.append(_cancel_on_load)
+
+
+def unregister():
+    if _cancel_on_load in bpy.app.handlers.load_pre:
+        bpy.app.handlers.load_pre.remove(_cancel_on_load)
+    _cancel_on_load()
+
+
 registry = [UPLIFT_OT_animate_strip, UPLIFT_OT_detect_mapping, UPLIFT_OT_set_mapping_bone, UPLIFT_OT_clear_mapping,
             UPLIFT_OT_reapply_motion, UPLIFT_OT_push_to_nla]

@@ -135,6 +135,19 @@ det = detect.detect_video(FIXTURE, options)
 lift = uplifter.Uplifter()
 assert lift.model_path.resolve().is_relative_to(ext_dir), lift.model_path
 result = lift.lift(normalize.normalize_landmarks(det.landmarks, det.width, det.height))
+# the one-button flow of the installed extension: a movie strip -> a new armature with an Action
+compat = importlib.import_module(name + ".addon.compat")
+scene = bpy.context.scene
+strip = compat.new_movie_strip(scene, "person", FIXTURE, 1, 1)
+scene.sequence_editor.active_strip = strip
+scene.uplift.use_strip_range = False
+scene.uplift.frame_start, scene.uplift.frame_end = 1, 12
+assert bpy.ops.uplift.animate_strip() == {"FINISHED"}
+animated = [o for o in scene.objects if o.type == "ARMATURE" and o.animation_data and o.animation_data.action]
+assert len(animated) == 1 and animated[0].animation_data.action.name == "person", animated
+# and the headless batch command of the installed extension
+batch = importlib.import_module(name + ".addon.batch")
+assert batch.cli_command(["convert", FIXTURE, "-o", OUT, "--format", "blend", "--end", "0.4", "-q"]) == 0
 addon_utils.disable(name, default_set=True)
 print(json.dumps({"frames": int(det.landmarks.shape[0]), "detected": float(det.detected_fraction),
                   "joints": list(result.joints.shape),
@@ -147,9 +160,11 @@ def test_installed_zip_detects_and_lifts_with_bundled_wheels(run_py, linux_zip, 
     home = {"HOME": str(tmp_path)}
     assert run_py(f"ZIP = {str(linux_zip)!r}\n" + _INSTALL, timeout=300, env=home).stdout.strip().endswith("OK")
     fixture = repo_root / "tests" / "fixtures" / "person_walk.mp4"
-    proc = run_py(f"FIXTURE = {str(fixture)!r}\n" + _ENABLE_AND_RUN, timeout=300, env=home)
+    proc = run_py(f"FIXTURE = {str(fixture)!r}\nOUT = {str(tmp_path / 'batch')!r}\n" + _ENABLE_AND_RUN,
+                  timeout=300, env=home)
     report = json.loads(proc.stdout.strip().splitlines()[-1])
     assert report["python"] == list(sys.version_info[:2])
     assert report["frames"] >= 8, report
     assert report["detected"] >= 0.9, report
     assert report["joints"][0] == report["frames"] and report["finite"], report
+    assert (tmp_path / "batch" / "person_walk.blend").stat().st_size > 10_000

@@ -139,6 +139,12 @@ before = {k: len(getattr(bpy.data, k)) for k in ("objects", "actions", "scenes")
 code = batch.cli_command(["convert", video, corrupt, "-o", outdir, "--format", "blend,bvh", "--end", "1",
                           "--rig", blend_rig + ":MH_mixamo", "-q"])
 out["batch"] = dict(code=code, left_behind={k: len(getattr(bpy.data, k)) - v for k, v in before.items()})
+
+# 7. opening another file while a conversion runs stops its worker and frees the button
+job = jobs.ConvertJob(video, ConvertOptions()).start()
+operators.RUNNING["job"] = job
+bpy.ops.wm.read_factory_settings(use_empty=True)
+out["load"] = dict(cleared=operators.RUNNING["job"] is None, outcome=job.outcome and job.outcome[0], alive=job.running)
 print("RESULT " + json.dumps(out))
 '''
 
@@ -253,6 +259,10 @@ def test_headless_batch_writes_the_good_clip_reports_the_bad_and_leaves_the_sess
     # the BVH opens in Blender's importer: upright, feet (ankles) near the floor Z = 0
     assert blend["head_up"] > 0.3
     assert abs(blend["feet_z"] - S.ANKLE_HEIGHT) < 0.1
+
+
+def test_loading_a_file_stops_a_running_conversion(res):
+    assert res["load"] == {"cleared": True, "outcome": "cancelled", "alive": False}
 
 
 def test_venv_cli_writes_blend_and_rejects_a_missing_rig(tmp_path, repo_root):
