@@ -146,6 +146,9 @@ operators.RUNNING["job"] = job
 bpy.ops.wm.read_factory_settings(use_empty=True)
 out["load"] = dict(cleared=operators.RUNNING["job"] is None, outcome=job.outcome and job.outcome[0], alive=job.running)
 print("RESULT " + json.dumps(out))
+# bpy 4.2.23 as a module crashes at exit while add-on classes are registered (real Blender
+# unregisters add-ons before quitting)
+uplift_mocap.unregister()
 '''
 
 CHECK = r'''

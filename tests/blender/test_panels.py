@@ -92,6 +92,9 @@ bpy.ops.uplift.animate_strip()
 bpy.context.view_layer.objects.active = rig
 out["view_motion"] = draw(panels.VIEW3D_PT_uplift_rig)
 print("RESULT " + json.dumps(out))
+# bpy 4.2.23 as a module crashes at exit while add-on classes are registered (real Blender
+# unregisters add-ons before quitting)
+uplift_mocap.unregister()
 '''
 
 
