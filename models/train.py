@@ -2,7 +2,7 @@
 
     python -m uplift_mocap.models.train --data ../shared/data --out runs/x --minutes 180 [--size default]
         [--repr 6d|9d|quat|axis_angle] [--no-rot-sup] [--steps N] [--seed S] [--batch B] [--threads 2]
-        [--resume [CKPT]] [--init MODEL.onnx]
+        [--resume [CKPT]] [--init MODEL.onnx] [--footage DIR [--footage-fraction 0.25]]
 
 Data: with ``DATA/split-train.txt`` the listed files, else every BVH under DATA; a validation set
 is carved out by ``motion_library.train_val_split`` (whole subjects/trials). split-test.txt is
@@ -58,6 +58,15 @@ def lr_at(step: int, progress: float, base_lr: float, warmup: int, final_frac: f
     warm = min(1.0, max((step + 1) / max(warmup, 1), progress / 0.05))
     cos = final_frac + (1.0 - final_frac) * 0.5 * (1.0 + math.cos(math.pi * min(max(progress, 0.0), 1.0)))
     return base_lr * warm * cos
+
+
+def mix_real(batch: dict, real, fraction: float, rng: np.random.Generator) -> dict:
+    """Replace the first ``fraction`` of a synthetic batch's windows with windows of rendered footage
+    (``FootageWindows``: real MediaPipe input, exact targets); the contract keys only."""
+    b = batch["kp2d"].shape[0]
+    k = min(b, max(1, int(round(fraction * b))))
+    rb = real.sample(k, rng)
+    return {key: np.concatenate([rb[key], np.asarray(batch[key], np.float32)[k:]]) for key in BATCH_KEYS}
 
 
 def train_step(model: Uplifter, opt: torch.optim.Optimizer, batch: dict[str, torch.Tensor],
@@ -186,6 +195,9 @@ def build_arg_parser() -> argparse.ArgumentParser:
     p.add_argument("--val-every", type=int, default=250, help="steps between validations")
     p.add_argument("--log-every", type=int, default=25)
     p.add_argument("--cache-dir", type=Path, default=None, help="motion cache (default ~/.cache/uplift_mocap)")
+    p.add_argument("--footage", type=Path, default=None, metavar="DIR",
+                   help="rendered train-split clips (models/footage_windows.py): MediaPipe's real detections as input")
+    p.add_argument("--footage-fraction", type=float, default=0.25, help="share of each batch taken from --footage")
     p.add_argument("--init", type=Path, default=None, metavar="MODEL.onnx",
                    help="start from an exported model's weights and config (--size/--repr/--window ignored)")
     p.add_argument("--resume", nargs="?", const="auto", default=None,
@@ -258,6 +270,12 @@ def main(argv: list[str] | None = None) -> int:
             "train_files": len(train_lib), "val_files": len(val_lib)}
     log = open(out / "train_log.jsonl", "a")
     source = BatchSource(synth, args.batch, args.seed, args.workers)
+    real = None
+    if args.footage:
+        from .footage_windows import FootageWindows
+
+        real = FootageWindows(args.footage, config.window)
+        print(f"footage: {len(real)} rendered clips, {args.footage_fraction:.0%} of each batch", flush=True)
     t0 = time.time()
     window_terms: dict[str, float] = {}
     window_start, window_n = time.time(), 0
@@ -300,7 +318,10 @@ def main(argv: list[str] | None = None) -> int:
             lr = lr_at(step, progress(), args.lr, args.warmup)
             for g in opt.param_groups:
                 g["lr"] = lr
-            terms = train_step(model, opt, to_torch(source.get(step)), weights, args.clip)
+            batch = source.get(step)
+            if real is not None:
+                batch = mix_real(batch, real, args.footage_fraction, np.random.default_rng((args.seed, step, 7)))
+            terms = train_step(model, opt, to_torch(batch), weights, args.clip)
             if not math.isfinite(terms["total"]):
                 raise FloatingPointError(f"non-finite loss at step {step}: {terms}")
             step += 1

@@ -51,7 +51,8 @@ def load_onnx_weights(model: Uplifter, path: str | Path, check: bool = True) -> 
             pending.append(name)
     weights = [n for n in anon if inits[n].ndim == 2]
     if len(weights) != len(pending):
-        raise ValueError(f"{path}: {len(weights)} anonymous weights for {len(pending)} parameters {pending}")
+        raise ValueError(f"{path}: {len(weights)} anonymous weights for {len(pending)} parameters {pending} (the "
+                         f"exporter merges equal initializers, e.g. of an untrained model; warm-start trained ones)")
     for name, w in zip(pending, weights):
         arr = inits[w]
         if arr.T.shape != tuple(params[name].shape):

@@ -91,3 +91,33 @@ def test_export_from_checkpoint_cli(tmp_path, capsys):
     from uplift_mocap.inference.normalize import NORMALISATION_ID
     assert meta["uplift.normalisation"] == NORMALISATION_ID
     assert "mpjpe_mm" in meta["uplift.metrics"]
+
+
+def test_warm_start_recovers_the_exported_weights(tmp_path):
+    from uplift_mocap.models import warm_start as W
+
+    model = _tiny("6d")
+    with torch.no_grad():  # like a trained model: no two parameters equal (the exporter merges equal ones)
+        for p in model.parameters():
+            p.add_(0.01 * torch.randn_like(p))
+    path = E.export_model(model, tmp_path / "trained.onnx", {"fps": 30, "model_version": "9.9.9",
+                                                              "normalisation": "norm-x"})
+    back = W.model_from_onnx(path)   # raises unless the outputs are reproduced within 1e-4
+    assert back.config == model.config
+    for (name, a), (_, b) in zip(model.named_parameters(), back.named_parameters()):
+        assert torch.allclose(a, b, atol=1e-6), name
+    fresh = U.build_model(model.config)
+    with torch.no_grad():
+        for p in fresh.parameters():
+            p.add_(0.5)
+    W.load_onnx_weights(fresh, path)
+    assert all(torch.allclose(a, b) for a, b in zip(model.parameters(), fresh.parameters()))
+
+
+def test_warm_start_rejects_a_model_of_another_shape(exported):
+    from uplift_mocap.models import warm_start as W
+
+    _, path = exported
+    other = U.build_model(U.make_config("small", window=9))
+    with pytest.raises((ValueError, RuntimeError)):
+        W.load_onnx_weights(other, path)

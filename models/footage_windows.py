@@ -1,0 +1,138 @@
+"""Training windows from rendered footage: MediaPipe's REAL detections as input, the rendered body's
+exact motion as target, to close the gap between synthetic 2D noise and the real detector.
+
+A footage folder holds ``<name>.mp4`` + ``<name>.npz`` pairs from ``addon/footage/generate.py``
+(train-split motions only: ``render_train_footage`` picks them from ``split-train.txt``). For each,
+``footage_sequence`` runs detection once (cached as ``<name>.det.npz``) and expresses the ground
+truth in the uplifter's camera frame (docs/uplifter-contract.md: x image right, y depth, z up):
+
+    joints     (T, 22, 3) m  = R_cam (canonical_joints - pelvis) * s
+    local_rot  (T, 22, 4) wxyz, root = R_cam * G_root (others unchanged)
+    offsets    (22, 3) m     = canonical offsets * s
+with R_cam the render camera's rotation (OpenCV axes re-ordered to the uplifter's) and s the body's
+``retarget_scale`` (the rendered MakeHuman body is the performer scaled by the hip-height ratio).
+``FootageWindows.sample`` cuts random windows with the contract batch keys.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from ..inference import rotations as R
+from ..inference import skeleton as sk
+from ..inference.normalize import normalize_landmarks
+
+# OpenCV camera (x right, y down, z forward) -> uplifter camera (x right, y depth, z up)
+UPLIFT_FROM_CV = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])
+
+
+def camera_targets(gt) -> dict[str, np.ndarray]:
+    """Ground-truth npz (mapping) -> joints, local_rot, offsets in the uplifter's camera frame."""
+    r_cam = UPLIFT_FROM_CV @ np.asarray(gt["cam_from_world"], np.float64)[:3, :3]
+    s = float(gt["retarget_scale"])
+    cj = np.asarray(gt["canonical_joints"], np.float64)
+    joints = (cj - cj[:, :1]) @ r_cam.T * s
+    q = np.asarray(gt["local_rot"], np.float64).copy()
+    q[:, 0] = R.quat_multiply(R.matrix_to_quat(r_cam)[None], q[:, 0])
+    return {"joints": joints.astype(np.float32), "local_rot": R.quat_normalize(q).astype(np.float32),
+            "offsets": (np.asarray(gt["offsets"], np.float64) * s).astype(np.float32)}
+
+
+def footage_sequence(video: Path) -> dict:
+    """Real landmarks (T, 33, 3) + camera-frame targets of one rendered clip (detections cached)."""
+    from ..inference.detect import DEFAULT_MODEL, DetectOptions, Detections, detect_video
+
+    video = Path(video)
+    cache = video.with_suffix(".det.npz")
+    if cache.is_file():
+        det = Detections.load_npz(cache)
+    else:
+        det = detect_video(video, DetectOptions(model_path=DEFAULT_MODEL))
+        det.save_npz(cache)
+    gt = np.load(video.with_suffix(".npz"))
+    frames = np.asarray(det.frame_indices)
+    targets = {k: (v[frames] if v.ndim == 3 else v) for k, v in camera_targets(gt).items()}
+    return {"name": video.stem, "landmarks": np.asarray(det.landmarks, np.float32),
+            "width": int(det.width), "height": int(det.height), **targets}
+
+
+class FootageWindows:
+    """Random windows of ``window`` frames from the rendered clips of a folder (clips shorter than
+    a window are skipped)."""
+
+    def __init__(self, folder: Path, window: int = 81):
+        self.window = window
+        videos = sorted(p for p in Path(folder).glob("*.mp4") if p.with_suffix(".npz").is_file())
+        self.sequences = [s for s in map(footage_sequence, videos) if s["landmarks"].shape[0] >= window]
+        if not self.sequences:
+            raise ValueError(f"{folder}: no rendered clip with at least {window} frames")
+
+    def __len__(self) -> int:
+        return len(self.sequences)
+
+    def sample(self, n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        """n windows: the contract keys kp2d, joints, local_rot, offsets, bone_lengths."""
+        out = {k: [] for k in ("kp2d", "joints", "local_rot", "offsets", "bone_lengths")}
+        w = self.window
+        for i in rng.integers(0, len(self.sequences), n):
+            s = self.sequences[i]
+            t0 = int(rng.integers(0, s["landmarks"].shape[0] - w + 1))
+            out["kp2d"].append(normalize_landmarks(s["landmarks"][t0:t0 + w], s["width"], s["height"]))
+            out["joints"].append(s["joints"][t0:t0 + w])
+            out["local_rot"].append(s["local_rot"][t0:t0 + w])
+            out["offsets"].append(s["offsets"])
+            out["bone_lengths"].append(np.linalg.norm(s["offsets"], axis=-1))
+        return {k: np.stack(v).astype(np.float32) for k, v in out.items()}
+
+
+def train_clip_plan(data_dir: Path, n: int, seconds: float, seed: int = 0) -> list[dict]:
+    """n random clips (motion, start, camera) from ``split-train.txt`` only; motions shorter than
+    ``seconds`` + 1 s are skipped."""
+    from .motion_library import load_library
+
+    rng = np.random.default_rng(seed)
+    names = [ln.strip() for ln in (data_dir / "split-train.txt").read_text().splitlines() if ln.strip()]
+    test = set((data_dir / "split-test.txt").read_text().split())
+    names = [m for m in names if m not in test]
+    plan, tries = [], 0
+    while len(plan) < n and tries < 20 * n:
+        tries += 1
+        name = names[int(rng.integers(len(names)))]
+        motion = load_library([data_dir / name], fps=30.0)[0]
+        length = motion.num_frames / 30.0
+        if length < seconds + 1.0:
+            continue
+        plan.append({"name": f"train_{len(plan):03d}", "bvh": name,
+                     "start_s": round(float(rng.uniform(0.0, length - seconds)), 2),
+                     "yaw": round(float(rng.uniform(-180, 180))), "distance": round(float(rng.uniform(5.0, 9.5)), 1),
+                     "focal_mm": round(float(rng.uniform(28, 60))), "cam_height": round(float(rng.uniform(0.9, 1.8)), 2)})
+    return plan
+
+
+def main(argv=None) -> int:
+    """``python -m uplift_mocap.models.footage_windows --data DIR --out DIR [--clips 40] [--seconds 4]``:
+    render train-split footage for fine-tuning (reuses clips already there)."""
+    from .footage_eval import Clip, render
+
+    p = argparse.ArgumentParser(description=main.__doc__.split("\n")[0])
+    p.add_argument("--data", type=Path, required=True)
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--clips", type=int, default=40)
+    p.add_argument("--seconds", type=float, default=4.0)
+    p.add_argument("--seed", type=int, default=0)
+    a = p.parse_args(argv)
+    plan = train_clip_plan(a.data, a.clips, a.seconds, a.seed)
+    a.out.mkdir(parents=True, exist_ok=True)
+    (a.out / "plan.json").write_text(json.dumps(plan, indent=1))
+    for c in plan:
+        video = render(Clip(**c), a.data, a.out, a.seconds, 30)
+        print(video, flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

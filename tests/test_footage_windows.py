@@ -1,0 +1,89 @@
+"""models/footage_windows.py on the bundled rendered sample (video + exact ground truth): targets in the
+uplifter's camera frame are self-consistent and agree with the image, the shipped uplifter fed with
+MediaPipe's real landmarks lands near them, windows carry the contract keys, and clip plans use only
+train-split motions."""
+from __future__ import annotations
+
+import importlib.util
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from uplift_mocap.inference import rotations as R
+from uplift_mocap.inference import skeleton as sk
+from uplift_mocap.models import footage_windows as fw
+
+SAMPLES = Path(__file__).resolve().parents[1] / "inference" / "samples"
+needs_mp = pytest.mark.skipif(importlib.util.find_spec("mediapipe") is None, reason="mediapipe not installed")
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    d = tmp_path_factory.mktemp("footage")
+    for suffix in (".mp4", ".npz"):
+        shutil.copy(SAMPLES / f"sample_walk{suffix}", d / f"sample_walk{suffix}")
+    return d
+
+
+def test_camera_targets_are_forward_kinematics_of_themselves():
+    t = fw.camera_targets(np.load(SAMPLES / "sample_walk.npz"))
+    pos, _ = R.forward_kinematics(t["local_rot"].astype(np.float64), np.zeros((len(t["joints"]), 3)),
+                                  t["offsets"].astype(np.float64), sk.PARENTS)
+    assert np.abs(pos - t["joints"]).max() < 1e-4
+    assert np.allclose(t["joints"][:, 0], 0.0)
+
+
+@needs_mp
+def test_sequence_agrees_with_the_image_and_the_shipped_model(folder):
+    seq = fw.footage_sequence(folder / "sample_walk.mp4")
+    assert (folder / "sample_walk.det.npz").is_file()               # detections cached
+    lm, j = seq["landmarks"], seq["joints"]
+    assert lm.shape == (146, 33, 3) and j.shape == (146, 22, 3)
+    # the hip line in the image (u right, v up) points like the target's hip line (x right, z up)
+    li, ri = sk.MP_INDEX["left_hip"], sk.MP_INDEX["right_hip"]
+    img = np.stack([lm[:, li, 0] - lm[:, ri, 0], -(lm[:, li, 1] - lm[:, ri, 1]) * seq["height"] / seq["width"]], -1)
+    tgt = (j[:, sk.JOINT_INDEX["thigh_l"]] - j[:, sk.JOINT_INDEX["thigh_r"]])[:, [0, 2]]
+    cos = np.sum(img * tgt, -1) / (np.linalg.norm(img, axis=-1) * np.linalg.norm(tgt, axis=-1))
+    assert np.median(cos) > 0.9
+    from uplift_mocap.inference.normalize import normalize_landmarks
+    from uplift_mocap.inference.uplifter import Uplifter
+
+    pred = Uplifter().lift(normalize_landmarks(lm, seq["width"], seq["height"]))
+    err = np.linalg.norm(pred.joints - j, axis=-1).mean() * 1000
+    assert 20.0 < err < 200.0, err
+
+
+@needs_mp
+def test_windows_have_the_contract_keys(folder):
+    windows = fw.FootageWindows(folder, window=81)
+    b = windows.sample(5, np.random.default_rng(0))
+    assert b["kp2d"].shape == (5, 81, 33, 3) and b["joints"].shape == (5, 81, 22, 3)
+    assert b["local_rot"].shape == (5, 81, 22, 4) and b["offsets"].shape == (5, 22, 3)
+    assert b["bone_lengths"].shape == (5, 22) and np.isfinite(b["kp2d"]).all()
+    with pytest.raises(ValueError, match="no rendered clip"):
+        fw.FootageWindows(folder, window=500)
+
+
+def test_train_clip_plan_never_uses_the_test_split(shared_data):
+    plan = fw.train_clip_plan(shared_data, 6, seconds=4.0, seed=1)
+    test = set((shared_data / "split-test.txt").read_text().split())
+    train = set((shared_data / "split-train.txt").read_text().split())
+    assert len(plan) == 6 and all(c["bvh"] in train and c["bvh"] not in test for c in plan)
+    assert plan == fw.train_clip_plan(shared_data, 6, seconds=4.0, seed=1)
+
+
+@needs_mp
+def test_training_batches_take_a_share_of_real_windows(folder):
+    train = pytest.importorskip("uplift_mocap.models.train")    # torch
+    windows = fw.FootageWindows(folder, window=81)
+    rng = np.random.default_rng(3)
+    synth = {k: np.zeros(s, np.float32) for k, s in (("kp2d", (8, 81, 33, 3)), ("joints", (8, 81, 22, 3)),
+                                                        ("local_rot", (8, 81, 22, 4)), ("offsets", (8, 22, 3)),
+                                                        ("bone_lengths", (8, 22)))}
+    mixed = train.mix_real(synth, windows, 0.25, rng)
+    assert {k: v.shape for k, v in mixed.items()} == {k: v.shape for k, v in synth.items()}
+    assert np.abs(mixed["joints"][:2]).sum() > 0 and not mixed["joints"][2:].any()
+    t = train.to_torch(mixed)
+    assert t["kp2d"].dtype.is_floating_point
