@@ -157,6 +157,7 @@ def _add_eval_footage(subparsers):
     p.add_argument("--clip", action="append", default=[], metavar="NAME", help="only this clip (repeatable)")
     p.add_argument("--json", type=Path, default=None, metavar="PATH", help="write all scores as JSON")
     p.add_argument("--plot", type=Path, default=None, metavar="PNG", help="write a bar chart")
+    p.add_argument("--model", type=Path, default=None, metavar="PATH", help="ONNX model (default models/uplifter.onnx)")
     p.set_defaults(func=_run_eval_footage)
 
 
@@ -164,7 +165,7 @@ def _run_eval_footage(args) -> int:
     from .models.footage_eval import DEFAULT_DATA, run
 
     return run(args.data or DEFAULT_DATA, args.out_dir, regenerate=args.regenerate, only=args.clip or None,
-               json_out=args.json, plot_out=args.plot)
+               json_out=args.json, plot_out=args.plot, model_path=args.model)
 
 
 @subcommand

@@ -199,7 +199,7 @@ def plot(results: dict[str, dict], path: Path) -> None:
 
 def run(data_dir: Path = DEFAULT_DATA, out_dir: Path = DEFAULT_OUT, manifest: Path = MANIFEST,
         regenerate: bool = False, only: list[str] | None = None, json_out: Path | None = None,
-        plot_out: Path | None = None, out=sys.stdout) -> int:
+        plot_out: Path | None = None, model_path: Path | None = None, out=sys.stdout) -> int:
     clips, meta = load_manifest(manifest)
     if only:
         clips = [c for c in clips if c.name in only]
@@ -209,7 +209,8 @@ def run(data_dir: Path = DEFAULT_DATA, out_dir: Path = DEFAULT_OUT, manifest: Pa
     check_test_split(clips, data_dir)
     from ..inference.pipeline import get_uplifter
 
-    uplifter = get_uplifter()
+    uplifter = get_uplifter(model_path)
+    print(f"model {uplifter.model_path} (version {uplifter.model_version})", file=out, flush=True)
     results = {}
     for clip in clips:
         t0 = time.perf_counter()

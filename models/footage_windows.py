@@ -106,7 +106,7 @@ def train_clip_plan(data_dir: Path, n: int, seconds: float, seed: int = 0) -> li
         length = motion.num_frames / 30.0
         if length < seconds + 1.0:
             continue
-        plan.append({"name": f"train_{len(plan):03d}", "bvh": name,
+        plan.append({"name": f"train_s{seed}_{len(plan):03d}", "bvh": name,
                      "start_s": round(float(rng.uniform(0.0, length - seconds)), 2),
                      "yaw": round(float(rng.uniform(-180, 180))), "distance": round(float(rng.uniform(5.0, 9.5)), 1),
                      "focal_mm": round(float(rng.uniform(28, 60))), "cam_height": round(float(rng.uniform(0.9, 1.8)), 2)})
@@ -127,7 +127,7 @@ def main(argv=None) -> int:
     a = p.parse_args(argv)
     plan = train_clip_plan(a.data, a.clips, a.seconds, a.seed)
     a.out.mkdir(parents=True, exist_ok=True)
-    (a.out / "plan.json").write_text(json.dumps(plan, indent=1))
+    (a.out / f"plan_s{a.seed}.json").write_text(json.dumps(plan, indent=1))
     for c in plan:
         video = render(Clip(**c), a.data, a.out, a.seconds, 30)
         print(video, flush=True)
