@@ -89,15 +89,18 @@ class FootageWindows:
         return {k: np.stack(v).astype(np.float32) for k, v in out.items()}
 
 
-def train_clip_plan(data_dir: Path, n: int, seconds: float, seed: int = 0) -> list[dict]:
-    """n random clips (motion, start, camera) from ``split-train.txt`` only; motions shorter than
-    ``seconds`` + 1 s are skipped."""
+def train_clip_plan(data_dir: Path, n: int, seconds: float, seed: int = 0, val_fraction: float = 0.1) -> list[dict]:
+    """n random clips (motion, start, camera) from the training part of ``split-train.txt``: the
+    validation carve-out of ``train.split_paths`` (same ``val_fraction``) and ``split-test.txt`` are
+    never used. Motions shorter than ``seconds`` + 1 s are skipped."""
     from .motion_library import load_library
+    from .train import split_paths
 
     rng = np.random.default_rng(seed)
-    names = [ln.strip() for ln in (data_dir / "split-train.txt").read_text().splitlines() if ln.strip()]
+    root = Path(data_dir).resolve()
+    train, _val = split_paths(Path(data_dir), val_fraction)
     test = set((data_dir / "split-test.txt").read_text().split())
-    names = [m for m in names if m not in test]
+    names = [m for m in (str(Path(p).resolve().relative_to(root)) for p in train) if m not in test]
     plan, tries = [], 0
     while len(plan) < n and tries < 20 * n:
         tries += 1

@@ -66,12 +66,15 @@ def test_windows_have_the_contract_keys(folder):
         fw.FootageWindows(folder, window=500)
 
 
-def test_train_clip_plan_never_uses_the_test_split(shared_data):
-    plan = fw.train_clip_plan(shared_data, 6, seconds=4.0, seed=1)
+def test_train_clip_plan_never_uses_the_test_split_or_the_validation_motions(shared_data):
+    train_mod = pytest.importorskip("uplift_mocap.models.train")    # torch
+    plan = fw.train_clip_plan(shared_data, 12, seconds=4.0, seed=1)
     test = set((shared_data / "split-test.txt").read_text().split())
     train = set((shared_data / "split-train.txt").read_text().split())
-    assert len(plan) == 6 and all(c["bvh"] in train and c["bvh"] not in test for c in plan)
-    assert plan == fw.train_clip_plan(shared_data, 6, seconds=4.0, seed=1)
+    root = shared_data.resolve()
+    val = {str(p.resolve().relative_to(root)) for p in train_mod.split_paths(shared_data, 0.1)[1]}
+    assert len(plan) == 12 and all(c["bvh"] in train and c["bvh"] not in test | val for c in plan)
+    assert plan == fw.train_clip_plan(shared_data, 12, seconds=4.0, seed=1)
 
 
 @needs_mp
