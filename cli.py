@@ -158,13 +158,16 @@ def _add_eval_footage(subparsers):
     p.add_argument("--json", type=Path, default=None, metavar="PATH", help="write all scores as JSON")
     p.add_argument("--plot", type=Path, default=None, metavar="PNG", help="write a bar chart")
     p.add_argument("--model", type=Path, default=None, metavar="PATH", help="ONNX model (default models/uplifter.onnx)")
+    p.add_argument("--manifest", type=Path, default=None, metavar="JSON",
+                   help="clip list (default models/footage_manifest.json, test split; "
+                        "models/footage_val_manifest.json: validation motions, for model selection)")
     p.set_defaults(func=_run_eval_footage)
 
 
 def _run_eval_footage(args) -> int:
-    from .models.footage_eval import DEFAULT_DATA, run
+    from .models.footage_eval import DEFAULT_DATA, MANIFEST, run
 
-    return run(args.data or DEFAULT_DATA, args.out_dir, regenerate=args.regenerate, only=args.clip or None,
+    return run(args.data or DEFAULT_DATA, args.out_dir, manifest=args.manifest or MANIFEST, regenerate=args.regenerate, only=args.clip or None,
                json_out=args.json, plot_out=args.plot, model_path=args.model)
 
 

@@ -68,12 +68,24 @@ def load_manifest(path: Path = MANIFEST) -> tuple[list[Clip], dict]:
     return [Clip(**c) for c in data["clips"]], data
 
 
-def check_test_split(clips: list[Clip], data_dir: Path) -> None:
-    """Every clip's motion must be listed in ``split-test.txt`` (ValueError otherwise)."""
-    test = {ln.strip() for ln in (data_dir / "split-test.txt").read_text().splitlines() if ln.strip()}
-    bad = [c.bvh for c in clips if c.bvh not in test]
+def check_test_split(clips: list[Clip], data_dir: Path, split: str = "test") -> None:
+    """Every clip's motion must be in ``split-test.txt`` (split "test") or in the validation carve-out
+    of ``split-train.txt`` that training never sees (split "val", ``train.split_paths``); ValueError
+    otherwise."""
+    if split == "test":
+        allowed = {ln.strip() for ln in (data_dir / "split-test.txt").read_text().splitlines() if ln.strip()}
+        where = str(data_dir / "split-test.txt")
+    elif split == "val":
+        from .train import split_paths
+
+        root = Path(data_dir).resolve()
+        allowed = {str(Path(p).resolve().relative_to(root)) for p in split_paths(Path(data_dir))[1]}
+        where = "the validation carve-out of split-train.txt"
+    else:
+        raise ValueError(f"unknown split {split!r} (test or val)")
+    bad = [c.bvh for c in clips if c.bvh not in allowed]
     if bad:
-        raise ValueError(f"not in {data_dir / 'split-test.txt'}: {bad}")
+        raise ValueError(f"not in {where}: {bad}")
 
 
 def render(clip: Clip, data_dir: Path, out_dir: Path, seconds: float, fps: int, force: bool = False) -> Path:
@@ -206,7 +218,7 @@ def run(data_dir: Path = DEFAULT_DATA, out_dir: Path = DEFAULT_OUT, manifest: Pa
     if not (data_dir / "split-test.txt").is_file():
         print(f"error: {data_dir} has no split-test.txt (the staged mocap is needed to render the clips)", file=sys.stderr)
         return 3
-    check_test_split(clips, data_dir)
+    check_test_split(clips, data_dir, meta.get("split", "test"))
     from ..inference.pipeline import get_uplifter
 
     uplifter = get_uplifter(model_path)

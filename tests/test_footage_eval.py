@@ -77,3 +77,15 @@ def test_sample_clip_scores_ours_and_mediapipe_against_ground_truth():
     summary = fe.summarise({"sample": r})
     assert fe.last_line(summary).startswith("OURS_MPJPE_mm=")
     assert len(fe.table({"sample": r}, summary)) == 4
+
+
+def test_validation_manifest_uses_only_the_carved_out_motions(shared_data):
+    pytest.importorskip("torch")  # train.split_paths
+    clips, meta = fe.load_manifest(fe.MANIFEST.with_name("footage_val_manifest.json"))
+    assert meta["split"] == "val" and len(clips) >= 5
+    fe.check_test_split(clips, shared_data, "val")
+    test_clips, _ = fe.load_manifest()
+    with pytest.raises(ValueError, match="validation carve-out"):
+        fe.check_test_split(test_clips, shared_data, "val")
+    with pytest.raises(ValueError, match="unknown split"):
+        fe.check_test_split(clips, shared_data, "train")
