@@ -56,18 +56,27 @@ def _redraw_editors(context) -> None:
                 area.tag_redraw()
 
 
-class UPLIFT_OT_animate_strip(bpy.types.Operator):
+class _SaysWhy:
+    """poll() from ``problem(context) -> str | None``; a disabled button shows the reason."""
+
+    @staticmethod
+    def problem(context) -> str | None:
+        return None
+
+    @classmethod
+    def poll(cls, context):
+        why = cls.problem(context)
+        if why:
+            cls.poll_message_set(why)
+        return why is None
+
+
+class UPLIFT_OT_animate_strip(_SaysWhy, bpy.types.Operator):
     """Detect the person in the active movie strip and key their motion onto an armature"""
     bl_idname = "uplift.animate_strip"
     bl_label = "Animate from Strip"
     bl_options = {"REGISTER", "UNDO"}
-
-    @classmethod
-    def poll(cls, context):
-        why = strip_problem(context)
-        if why:
-            cls.poll_message_set(why)
-        return why is None
+    problem = staticmethod(strip_problem)
 
     def _prepare(self, context):
         scene, settings = context.scene, context.scene.uplift
@@ -160,13 +169,8 @@ class UPLIFT_OT_animate_strip(bpy.types.Operator):
         return {"CANCELLED"}
 
 
-class _ArmatureOperator:
-    @classmethod
-    def poll(cls, context):
-        why = armature_problem(context)
-        if why:
-            cls.poll_message_set(why)
-        return why is None
+class _ArmatureOperator(_SaysWhy):
+    problem = staticmethod(armature_problem)
 
 
 class UPLIFT_OT_detect_mapping(_ArmatureOperator, bpy.types.Operator):
@@ -261,7 +265,7 @@ def _motion_action_items(_self, _context):
     return _ACTION_ITEMS
 
 
-class UPLIFT_OT_reapply_motion(bpy.types.Operator):
+class UPLIFT_OT_reapply_motion(_SaysWhy, bpy.types.Operator):
     """Key the motion of an Uplift Action onto the active armature as a new Action (the source is kept)"""
     bl_idname = "uplift.reapply_motion"
     bl_label = "Re-apply Motion"
@@ -270,13 +274,10 @@ class UPLIFT_OT_reapply_motion(bpy.types.Operator):
     action: bpy.props.EnumProperty(name="Motion", items=_motion_action_items,
                                    description="An Action made by Uplift")
 
-    @classmethod
-    def poll(cls, context):
-        why = armature_problem(context) or (None if motion_store.motion_actions() else
-                                            "No Action made by Uplift in this file")
-        if why:
-            cls.poll_message_set(why)
-        return why is None
+    @staticmethod
+    def problem(context):
+        return armature_problem(context) or (None if motion_store.motion_actions() else
+                                             "No Action made by Uplift in this file")
 
     def execute(self, context):
         action = bpy.data.actions.get(self.action)
@@ -294,20 +295,18 @@ class UPLIFT_OT_reapply_motion(bpy.types.Operator):
         return {"FINISHED"}
 
 
-class UPLIFT_OT_push_to_nla(bpy.types.Operator):
+class UPLIFT_OT_push_to_nla(_SaysWhy, bpy.types.Operator):
     """Push the active armature's Action onto a new NLA track, so another take can be keyed on top"""
     bl_idname = "uplift.push_to_nla"
     bl_label = "Push to NLA"
     bl_options = {"REGISTER", "UNDO"}
 
-    @classmethod
-    def poll(cls, context):
+    @staticmethod
+    def problem(context):
         why = armature_problem(context)
         if why is None and compat.object_action(context.active_object)[0] is None:
             why = "The active armature plays no Action"
-        if why:
-            cls.poll_message_set(why)
-        return why is None
+        return why
 
     def execute(self, context):
         strip = animate.push_to_nla(context.active_object)
