@@ -61,6 +61,7 @@ class Clip:
     distance: float
     focal_mm: float
     cam_height: float
+    look_seed: int | None = None      # body shape/colours (addon/footage/looks.py); None: the base body
 
 
 def load_manifest(path: Path = MANIFEST) -> tuple[list[Clip], dict]:
@@ -97,6 +98,8 @@ def render(clip: Clip, data_dir: Path, out_dir: Path, seconds: float, fps: int, 
     cmd = [sys.executable, "-m", f"{PACKAGE}.addon.footage.generate", str(data_dir / clip.bvh), "--out", str(video),
            "--start-s", str(clip.start_s), "--seconds", str(seconds), "--fps", str(fps), "--yaw", str(clip.yaw),
            "--distance", str(clip.distance), "--focal-mm", str(clip.focal_mm), "--cam-height", str(clip.cam_height)]
+    if clip.look_seed is not None:
+        cmd += ["--look-seed", str(clip.look_seed)]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         raise RuntimeError(f"rendering {clip.name} failed:\n{proc.stderr[-2000:]}")

@@ -6,11 +6,14 @@ A footage folder holds ``<name>.mp4`` + ``<name>.npz`` pairs from ``addon/footag
 ``footage_sequence`` runs detection once (cached as ``<name>.det.npz``) and expresses the ground
 truth in the uplifter's camera frame (docs/uplifter-contract.md: x image right, y depth, z up):
 
-    joints     (T, 22, 3) m  = R_cam (canonical_joints - pelvis) * s
+    joints     (T, 22, 3) m  = R_cam (measured_joints - measured pelvis)
     local_rot  (T, 22, 4) wxyz, root = R_cam * G_root (others unchanged)
-    offsets    (22, 3) m     = canonical offsets * s
-with R_cam the render camera's rotation (OpenCV axes re-ordered to the uplifter's) and s the body's
-``retarget_scale`` (the rendered MakeHuman body is the performer scaled by the hip-height ratio).
+    offsets    (22, 3) m     = the rendered body's own rest offsets (``body_offsets``)
+with R_cam the render camera's rotation (OpenCV axes re-ordered to the uplifter's). The targets are
+the MakeHuman body the image shows, not the performer: retargeting keeps every bone's world rotation
+but the body has its own proportions (upper arms ~6 cm longer than the hip-height-scaled performer's,
+clavicles ~8 cm shorter), and those proportions are what the detector sees and what
+``footage_eval`` scores against.
 ``FootageWindows.sample`` cuts random windows with the contract batch keys.
 """
 from __future__ import annotations
@@ -30,16 +33,37 @@ from ..inference.normalize import normalize_landmarks
 UPLIFT_FROM_CV = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])
 
 
+def body_offsets(gt) -> np.ndarray:
+    """(22, 3) m rest offsets of the rendered body in the canonical rest frame: each measured bone
+    ``R_parent_global^T (J_child - J_parent)`` averaged over frames (global rotations from the
+    ground truth's local rotations). FK of (local_rot, these offsets) reproduces the measured joints
+    to < 0.01 mm because retargeting preserves bone rotations; ValueError if it does not (1 mm)."""
+    q = np.asarray(gt["local_rot"], np.float64)
+    j = np.asarray(gt["joints"], np.float64)
+    p = np.asarray(sk.PARENTS)
+    t = min(len(q), len(j))
+    q, j = q[:t], j[:t]
+    _, rot = R.forward_kinematics(q, np.zeros((t, 3)), np.asarray(gt["offsets"], np.float64), p)
+    off = np.zeros((sk.NUM_JOINTS, 3))
+    off[1:] = np.einsum("tjki,tjk->ji", rot[:, p[1:]], j[:, 1:] - j[:, p[1:]]) / t
+    fk, _ = R.forward_kinematics(q, j[:, 0], off, p)
+    err = float(np.linalg.norm(fk - j, axis=-1).max())
+    if err > 1e-3:
+        raise ValueError(f"measured joints are not a rigid skeleton of the ground-truth rotations "
+                         f"(max residual {err * 1000:.1f} mm)")
+    return off
+
+
 def camera_targets(gt) -> dict[str, np.ndarray]:
-    """Ground-truth npz (mapping) -> joints, local_rot, offsets in the uplifter's camera frame."""
+    """Ground-truth npz (mapping) -> joints, local_rot, offsets of the rendered body in the
+    uplifter's camera frame (root-relative, metres; see the module docstring)."""
     r_cam = UPLIFT_FROM_CV @ np.asarray(gt["cam_from_world"], np.float64)[:3, :3]
-    s = float(gt["retarget_scale"])
-    cj = np.asarray(gt["canonical_joints"], np.float64)
-    joints = (cj - cj[:, :1]) @ r_cam.T * s
-    q = np.asarray(gt["local_rot"], np.float64).copy()
+    mj = np.asarray(gt["joints"], np.float64)
+    joints = (mj - mj[:, :1]) @ r_cam.T
+    q = np.asarray(gt["local_rot"], np.float64)[:len(mj)].copy()
     q[:, 0] = R.quat_multiply(R.matrix_to_quat(r_cam)[None], q[:, 0])
     return {"joints": joints.astype(np.float32), "local_rot": R.quat_normalize(q).astype(np.float32),
-            "offsets": (np.asarray(gt["offsets"], np.float64) * s).astype(np.float32)}
+            "offsets": body_offsets(gt).astype(np.float32)}
 
 
 def footage_sequence(video: Path) -> dict:
@@ -89,10 +113,12 @@ class FootageWindows:
         return {k: np.stack(v).astype(np.float32) for k, v in out.items()}
 
 
-def train_clip_plan(data_dir: Path, n: int, seconds: float, seed: int = 0, val_fraction: float = 0.1) -> list[dict]:
+def train_clip_plan(data_dir: Path, n: int, seconds: float, seed: int = 0, val_fraction: float = 0.1,
+                    looks: bool = True) -> list[dict]:
     """n random clips (motion, start, camera) from the training part of ``split-train.txt``: the
     validation carve-out of ``train.split_paths`` (same ``val_fraction``) and ``split-test.txt`` are
-    never used. Motions shorter than ``seconds`` + 1 s are skipped."""
+    never used. Motions shorter than ``seconds`` + 1 s are skipped. ``looks``: each clip gets its own
+    body shape and colours (``look_seed``, see ``addon/footage/looks.py``)."""
     from .motion_library import load_library
     from .train import split_paths
 
@@ -113,6 +139,8 @@ def train_clip_plan(data_dir: Path, n: int, seconds: float, seed: int = 0, val_f
                      "start_s": round(float(rng.uniform(0.0, length - seconds)), 2),
                      "yaw": round(float(rng.uniform(-180, 180))), "distance": round(float(rng.uniform(5.0, 9.5)), 1),
                      "focal_mm": round(float(rng.uniform(28, 60))), "cam_height": round(float(rng.uniform(0.9, 1.8)), 2)})
+        if looks:
+            plan[-1]["look_seed"] = seed * 1000 + len(plan) - 1
     return plan
 
 
@@ -127,11 +155,14 @@ def main(argv=None) -> int:
     p.add_argument("--clips", type=int, default=40)
     p.add_argument("--seconds", type=float, default=4.0)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--start", type=int, default=0, help="render only the plan's clips from this index on")
+    p.add_argument("--stride", type=int, default=1, help="... and every STRIDE-th (parallel renderers)")
+    p.add_argument("--base-body", action="store_true", help="no body-shape/colour variety")
     a = p.parse_args(argv)
-    plan = train_clip_plan(a.data, a.clips, a.seconds, a.seed)
+    plan = train_clip_plan(a.data, a.clips, a.seconds, a.seed, looks=not a.base_body)
     a.out.mkdir(parents=True, exist_ok=True)
     (a.out / f"plan_s{a.seed}.json").write_text(json.dumps(plan, indent=1))
-    for c in plan:
+    for c in plan[a.start::a.stride]:
         video = render(Clip(**c), a.data, a.out, a.seconds, 30)
         print(video, flush=True)
     return 0

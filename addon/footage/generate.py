@@ -2,7 +2,7 @@
 
     python -m uplift_mocap.addon.footage.generate BVH --out OUT.mp4 [--start-s S] [--seconds N]
         [--fps 30] [--yaw 45] [--cam-height 1.4] [--distance 6.5] [--focal-mm 35]
-        [--width 640] [--height 480] [--rig cmu_mb]
+        [--width 640] [--height 480] [--rig cmu_mb] [--look-seed N]
 
 Steps: ``inference.mocap_convert.load_canonical`` -> sampled at ``fps`` (nearest source frame) over
 ``[start_s, start_s + seconds)`` -> re-centred (the root path's mean X, Y moved to the origin) ->
@@ -27,7 +27,7 @@ from ...inference import skeleton as sk
 from ...inference.mocap_convert import load_canonical
 from ...inference.rotations import forward_kinematics
 from .. import rig_io
-from . import body, ground_truth, makehuman, stage
+from . import body, ground_truth, looks, makehuman, stage
 
 SUPPORTED_RIGS = ("cmu_mb", "default", "game_engine")   # rigs whose JSON and weights fit base.obj
 
@@ -48,6 +48,7 @@ class FootageOptions:
     height: int = 480
     rig: str = "cmu_mb"
     target_height: float = 0.9        # height of the point the camera aims at, above the mean pelvis XY
+    look_seed: int | None = None      # body shape and colours (``looks.sample_look``); None: the base body
 
 
 @dataclass
@@ -101,7 +102,8 @@ def generate_clip(options: FootageOptions) -> FootageResult:
     scene = bpy.context.scene
     lift = (0.0, 0.0, -float(body.read_base_mesh().verts[:, 2].min()))   # soles on Z = 0
     arm = makehuman.build_armature_from_rig_json(makehuman.rig_json_path(o.rig), "FootageRig", offset=lift)
-    body.build_body(arm, o.rig, offset=lift)
+    look = looks.sample_look(o.look_seed)
+    body.build_body(arm, o.rig, offset=lift, look=look)
     stage.add_floor(scene)
     mapping = _rig_bones(o.rig, arm)
     result = rig_io.retarget_onto(arm, local_rot, root, offsets, mapping)
@@ -123,6 +125,7 @@ def generate_clip(options: FootageOptions) -> FootageResult:
         root_translation=root, offsets=offsets, canonical_joints=canonical, camera=cam, fps=o.fps,
         source_times_s=src_times,
         extra=dict(source=str(Path(o.bvh).name), rig=o.rig, retarget_scale=result.scale,
+                   look_seed=np.int64(-1 if o.look_seed is None else o.look_seed), look=look.describe(),
                    rig_bones=np.array([mapping[j] for j in sk.JOINT_NAMES])))
     t2 = time.perf_counter()
 
@@ -152,13 +155,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--height", type=int, default=d.height)
     p.add_argument("--rig", default=d.rig, choices=SUPPORTED_RIGS)
     p.add_argument("--target-height", type=float, default=d.target_height, help="camera aim height, m")
+    p.add_argument("--look-seed", type=int, default=None,
+                   help="random body shape and skin/clothing colours from this seed (default: the base body)")
     return p
 
 
 def main(argv=None) -> int:
     a = _parser().parse_args(argv)
     opts = FootageOptions(a.bvh, a.out, a.start_s, a.seconds, a.fps, a.yaw, a.cam_height, a.distance, a.focal_mm,
-                          a.width, a.height, a.rig, a.target_height)
+                          a.width, a.height, a.rig, a.target_height, a.look_seed)
     try:
         res = generate_clip(opts)
     except (ValueError, FileNotFoundError) as exc:
