@@ -6,7 +6,7 @@ A footage folder holds ``<name>.mp4`` + ``<name>.npz`` pairs from ``addon/footag
 ``footage_sequence`` runs detection once (cached as ``<name>.det.npz``) and expresses the ground
 truth in the uplifter's camera frame (docs/uplifter-contract.md: x image right, y depth, z up):
 
-    joints     (T, 22, 3) m  = R_cam (measured_joints - measured pelvis)
+    joints     (T, 22, 3) m  = R_cam (measured_joints - pelvis), pelvis: ``root_shift``
     local_rot  (T, 22, 4) wxyz, root = R_cam * G_root (others unchanged)
     offsets    (22, 3) m     = the rendered body's own rest offsets (``body_offsets``)
 with R_cam the render camera's rotation (OpenCV axes re-ordered to the uplifter's). The targets are
@@ -54,16 +54,34 @@ def body_offsets(gt) -> np.ndarray:
     return off
 
 
+def root_shift(gt, offsets: np.ndarray) -> np.ndarray:
+    """(3,) m, root frame: where the canonical pelvis sits relative to the measured root of the body
+    (the rig's hip bone head, a few cm off). Chosen so the mid-hip lies from the pelvis as in the
+    performer's skeleton scaled by ``retarget_scale``; synthetic windows and these then agree on
+    what "root-relative" means."""
+    tl, tr = sk.JOINT_INDEX["thigh_l"], sk.JOINT_INDEX["thigh_r"]
+    perf = np.asarray(gt["offsets"], np.float64) * float(gt["retarget_scale"])
+    return (offsets[tl] + offsets[tr]) / 2.0 - (perf[tl] + perf[tr]) / 2.0
+
+
 def camera_targets(gt) -> dict[str, np.ndarray]:
     """Ground-truth npz (mapping) -> joints, local_rot, offsets of the rendered body in the
-    uplifter's camera frame (root-relative, metres; see the module docstring)."""
+    uplifter's camera frame (root-relative, metres; see the module docstring). The root is the
+    measured root moved by ``root_shift`` (the root's children's offsets compensate), so FK of the
+    targets still reproduces every measured joint."""
     r_cam = UPLIFT_FROM_CV @ np.asarray(gt["cam_from_world"], np.float64)[:3, :3]
     mj = np.asarray(gt["joints"], np.float64)
-    joints = (mj - mj[:, :1]) @ r_cam.T
     q = np.asarray(gt["local_rot"], np.float64)[:len(mj)].copy()
+    offsets = body_offsets(gt)
+    c = root_shift(gt, offsets)
+    children = [j for j in range(1, sk.NUM_JOINTS) if sk.PARENTS[j] == 0]
+    offsets[children] -= c
+    root = mj[:, 0] + R.quat_apply(q[:, 0], np.broadcast_to(c, (len(mj), 3)))
+    joints = (mj - root[:, None]) @ r_cam.T
+    joints[:, 0] = 0.0                        # joint 0 is the (shifted) pelvis itself
     q[:, 0] = R.quat_multiply(R.matrix_to_quat(r_cam)[None], q[:, 0])
     return {"joints": joints.astype(np.float32), "local_rot": R.quat_normalize(q).astype(np.float32),
-            "offsets": body_offsets(gt).astype(np.float32)}
+            "offsets": offsets.astype(np.float32)}
 
 
 def footage_sequence(video: Path) -> dict:

@@ -13,7 +13,8 @@ Schedule: AdamW, linear warm-up then cosine decay over the run's progress = max(
 elapsed / minutes) (``--minutes`` is the total budget, time before a resume included), gradient
 clipping. Every ``--val-every`` steps (and at the end): metrics on a fixed noisy and a fixed clean
 validation set, ``last.pt`` (with optimiser state) and, when the noisy score improves,
-``best.pt``. Score = MPJPE_mm / 45 + MPJAE_deg / 12 (the acceptance limits). ``train_log.jsonl``
+``best.pt``. Score = MPJPE_mm / 45 + MPJAE_deg / 12 (the acceptance limits), of the noisy set or, with
+``--footage-val DIR``, of fixed windows of rendered validation-motion clips with MediaPipe's real landmarks. ``train_log.jsonl``
 gets one JSON object per log line: {"kind": "train" | "val", "step", "elapsed_s", ...}.
 """
 from __future__ import annotations
@@ -198,6 +199,10 @@ def build_arg_parser() -> argparse.ArgumentParser:
     p.add_argument("--footage", type=Path, default=None, metavar="DIR",
                    help="rendered train-split clips (models/footage_windows.py): MediaPipe's real detections as input")
     p.add_argument("--footage-fraction", type=float, default=0.25, help="share of each batch taken from --footage")
+    p.add_argument("--footage-val", type=Path, default=None, metavar="DIR",
+                   help="rendered clips of VALIDATION motions (never train or test): scored at each validation, "
+                        "and the score that picks best.pt")
+    p.add_argument("--footage-val-windows", type=int, default=256)
     p.add_argument("--init", type=Path, default=None, metavar="MODEL.onnx",
                    help="start from an exported model's weights and config (--size/--repr/--window ignored)")
     p.add_argument("--resume", nargs="?", const="auto", default=None,
@@ -276,6 +281,14 @@ def main(argv: list[str] | None = None) -> int:
 
         real = FootageWindows(args.footage, config.window)
         print(f"footage: {len(real)} rendered clips, {args.footage_fraction:.0%} of each batch", flush=True)
+    val_real = None
+    if args.footage_val:
+        from .footage_windows import FootageWindows
+
+        fv = FootageWindows(args.footage_val, config.window)
+        val_real = to_torch(fv.sample(args.footage_val_windows, np.random.default_rng(4321)))
+        print(f"footage validation: {len(fv)} rendered clips, {args.footage_val_windows} windows (selects best.pt)",
+              flush=True)
     t0 = time.time()
     window_terms: dict[str, float] = {}
     window_start, window_n = time.time(), 0
@@ -297,21 +310,24 @@ def main(argv: list[str] | None = None) -> int:
         nonlocal best, last_val
         last_val = step
         m_noisy, m_clean = evaluate(model, val_noisy), evaluate(model, val_clean)
-        s = score(m_noisy)
+        m_real = evaluate(model, val_real) if val_real is not None else None
+        s = score(m_real if m_real is not None else m_noisy)
         improved = s < best
         best = min(best, s)
         rec = {"kind": "val", "step": step, "elapsed_s": round(elapsed(), 1), "val": m_noisy, "val_clean": m_clean,
-               "score": s, "best": improved}
+               "score": s, "best": improved, **({"val_footage": m_real} if m_real is not None else {})}
         log.write(json.dumps(rec) + "\n")
         log.flush()
-        state = {**meta, "step": step, "elapsed_s": elapsed(), "metrics": {"val_noisy": m_noisy, "val_clean": m_clean},
+        state = {**meta, "step": step, "elapsed_s": elapsed(), "metrics": {"val_noisy": m_noisy, "val_clean": m_clean, "val_footage": m_real},
                  "best_score": best}
         if improved:
             _save(out / "best.pt", model, state)
         _save(out / "last.pt", model, {**state, "optimizer": opt.state_dict()})
         print(f"[val] step {step} {elapsed() / 60:.1f} min: noisy MPJPE {m_noisy['mpjpe_mm']:.1f} mm "
               f"MPJAE {m_noisy['mpjae_deg']:.2f} deg | clean {m_clean['mpjpe_mm']:.1f} mm "
-              f"{m_clean['mpjae_deg']:.2f} deg{' *best*' if improved else ''}{' (final)' if final else ''}", flush=True)
+              f"{m_clean['mpjae_deg']:.2f} deg"
+              + (f" | footage {m_real['mpjpe_mm']:.1f} mm {m_real['mpjae_deg']:.2f} deg" if m_real is not None else "")
+              + f"{' *best*' if improved else ''}{' (final)' if final else ''}", flush=True)
 
     try:
         while progress() < 1.0:

@@ -50,6 +50,10 @@ def test_targets_are_the_rendered_body_that_footage_eval_scores_against():
     assert abs(bones[sk.JOINT_INDEX["forearm_l"]] - measured) < 1e-5
     performer = np.linalg.norm(gt["offsets"][sk.JOINT_INDEX["forearm_l"]]) * float(gt["retarget_scale"])
     assert abs(performer - measured) > 0.01
+    # ... but the pelvis sits where the (scaled) performer's does relative to the hips
+    tl, tr = sk.JOINT_INDEX["thigh_l"], sk.JOINT_INDEX["thigh_r"]
+    perf = gt["offsets"] * float(gt["retarget_scale"])
+    assert np.allclose((t["offsets"][tl] + t["offsets"][tr]) / 2, (perf[tl] + perf[tr]) / 2, atol=1e-5)
 
 
 def test_body_offsets_reject_joints_that_are_not_a_skeleton():
@@ -114,3 +118,28 @@ def test_training_batches_take_a_share_of_real_windows(folder):
     assert np.abs(mixed["joints"][:2]).sum() > 0 and not mixed["joints"][2:].any()
     t = train.to_torch(mixed)
     assert t["kp2d"].dtype.is_floating_point
+
+
+@needs_mp
+def test_train_selects_on_footage_validation(shared_data, folder, tmp_path):
+    train = pytest.importorskip("uplift_mocap.models.train")    # torch
+    import json
+
+    data = tmp_path / "data"
+    picks = sorted((shared_data / "accad").rglob("*.bvh.gz"))[:3]
+    if len(picks) < 3:
+        pytest.skip("no ACCAD files in ../shared/data")
+    for p in picks:
+        (data / p.parent.name).mkdir(parents=True, exist_ok=True)
+        shutil.copy(p, data / p.parent.name / p.name)
+    out = tmp_path / "run"
+    assert train.main(["--data", str(data), "--out", str(out), "--size", "tiny", "--window", "27", "--batch", "4",
+                       "--val-windows", "8", "--val-every", "2", "--log-every", "2", "--threads", "1", "--steps", "4",
+                       "--cache-dir", str(tmp_path / "cache"), "--footage-val", str(folder),
+                       "--footage-val-windows", "6"]) == 0
+    vals = [json.loads(ln) for ln in (out / "train_log.jsonl").read_text().splitlines() if '"val"' in ln]
+    assert [v["step"] for v in vals] == [2, 4]
+    for v in vals:
+        f = v["val_footage"]
+        assert np.isfinite(f["mpjpe_mm"]) and f["mpjpe_mm"] != v["val"]["mpjpe_mm"]
+        assert v["score"] == pytest.approx(f["mpjpe_mm"] / 45 + f["mpjae_deg"] / 12)
