@@ -180,10 +180,16 @@ def main(argv=None) -> int:
     plan = train_clip_plan(a.data, a.clips, a.seconds, a.seed, looks=not a.base_body)
     a.out.mkdir(parents=True, exist_ok=True)
     (a.out / f"plan_s{a.seed}.json").write_text(json.dumps(plan, indent=1))
+    failed = 0
     for c in plan[a.start::a.stride]:
-        video = render(Clip(**c), a.data, a.out, a.seconds, 30)
+        try:
+            video = render(Clip(**c), a.data, a.out, a.seconds, 30)
+        except RuntimeError as exc:       # e.g. a file whose header frame rate disagrees with the library's
+            failed += 1
+            print(f"skipped {c['name']}: {str(exc).strip().splitlines()[-1]}", file=sys.stderr, flush=True)
+            continue
         print(video, flush=True)
-    return 0
+    return 1 if failed and failed == len(plan[a.start::a.stride]) else 0
 
 
 if __name__ == "__main__":

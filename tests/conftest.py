@@ -27,6 +27,21 @@ def shared_data(repo_root) -> Path:
     return path
 
 
+@pytest.fixture
+def three_accad_files(shared_data, tmp_path) -> Path:
+    """A tmp data folder with 3 ACCAD BVH files copied from ``../shared/data`` (tiny training runs)."""
+    import shutil
+
+    data = tmp_path / "data"
+    picks = sorted((shared_data / "accad").rglob("*.bvh.gz"))[:3]
+    if len(picks) < 3:
+        pytest.skip("no ACCAD files in ../shared/data")
+    for p in picks:
+        (data / p.parent.name).mkdir(parents=True, exist_ok=True)
+        shutil.copy(p, data / p.parent.name / p.name)
+    return data
+
+
 def _run_py(code: str, timeout: float = 120, *, env: dict | None = None,
             cwd: str | os.PathLike | None = None, check: bool = True) -> subprocess.CompletedProcess:
     """Run ``code`` with this interpreter (the venv python) in a fresh process.

@@ -121,17 +121,11 @@ def test_training_batches_take_a_share_of_real_windows(folder):
 
 
 @needs_mp
-def test_train_selects_on_footage_validation(shared_data, folder, tmp_path):
+def test_train_selects_on_footage_validation(three_accad_files, folder, tmp_path):
     train = pytest.importorskip("uplift_mocap.models.train")    # torch
     import json
 
-    data = tmp_path / "data"
-    picks = sorted((shared_data / "accad").rglob("*.bvh.gz"))[:3]
-    if len(picks) < 3:
-        pytest.skip("no ACCAD files in ../shared/data")
-    for p in picks:
-        (data / p.parent.name).mkdir(parents=True, exist_ok=True)
-        shutil.copy(p, data / p.parent.name / p.name)
+    data = three_accad_files
     out = tmp_path / "run"
     assert train.main(["--data", str(data), "--out", str(out), "--size", "tiny", "--window", "27", "--batch", "4",
                        "--val-windows", "8", "--val-every", "2", "--log-every", "2", "--threads", "1", "--steps", "4",

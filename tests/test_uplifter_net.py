@@ -4,7 +4,6 @@ training CLI end to end (tiny, a few steps, resume)."""
 from __future__ import annotations
 
 import json
-import shutil
 
 import numpy as np
 import pytest
@@ -154,15 +153,9 @@ def test_lr_schedule():
     assert T.lr_at(99, 1.0, 1e-3, warmup=10) == pytest.approx(2e-5)
 
 
-def test_train_cli_tiny_run_and_resume(shared_data, tmp_path):
+def test_train_cli_tiny_run_and_resume(three_accad_files, tmp_path):
     pytest.importorskip("uplift_mocap.models.synth")
-    data = tmp_path / "data"
-    picks = sorted((shared_data / "accad").rglob("*.bvh.gz"))[:3]
-    if len(picks) < 3:
-        pytest.skip("no ACCAD files in ../shared/data")
-    for p in picks:
-        (data / p.parent.name).mkdir(parents=True, exist_ok=True)
-        shutil.copy(p, data / p.parent.name / p.name)
+    data = three_accad_files
     out = tmp_path / "run"
     common = ["--data", str(data), "--out", str(out), "--size", "tiny", "--window", "27", "--batch", "4",
               "--val-windows", "8", "--val-every", "3", "--log-every", "2", "--threads", "1",
