@@ -133,11 +133,15 @@ def verify(model: Uplifter, onnx_path: str | Path, times: tuple[int, ...] | None
     return diffs
 
 
-def export(checkpoint: str | Path, out_path: str | Path = DEFAULT_OUT, check: bool = True) -> dict:
-    """Checkpoint (``models.train``) -> ONNX file; returns {"path", "bytes", "max_abs_diff": {...}}."""
+def export(checkpoint: str | Path, out_path: str | Path = DEFAULT_OUT, check: bool = True,
+           model_version: str | None = None) -> dict:
+    """Checkpoint (``models.train``) -> ONNX file; returns {"path", "bytes", "max_abs_diff": {...}}.
+    ``model_version`` overrides the checkpoint's (e.g. a fine-tune that started from an older run)."""
     from .uplifter_net import load_checkpoint
 
     model, ckpt = load_checkpoint(checkpoint)
+    if model_version:
+        ckpt = {**ckpt, "model_version": model_version}
     path = export_model(model, out_path, ckpt)
     result = {"path": str(path), "bytes": path.stat().st_size}
     if check:
@@ -150,8 +154,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("checkpoint", type=Path, help="best.pt / last.pt written by models.train")
     p.add_argument("out", type=Path, nargs="?", default=DEFAULT_OUT, help=f"output .onnx (default {DEFAULT_OUT})")
     p.add_argument("--tolerance", type=float, default=1e-4, help="max abs ONNX vs torch difference allowed")
+    p.add_argument("--model-version", default=None, help="version written to the metadata (default: the checkpoint's)")
     args = p.parse_args(argv)
-    res = export(args.checkpoint, args.out)
+    res = export(args.checkpoint, args.out, model_version=args.model_version)
     worst = max(v for k, v in res["max_abs_diff"].items() if k != "rotations")
     print(f"wrote {res['path']} ({res['bytes'] / 2**20:.2f} MiB)")
     print("onnxruntime vs torch max abs diff: " + " ".join(f"{k}={v:.2e}" for k, v in res["max_abs_diff"].items()))

@@ -90,7 +90,9 @@ def test_export_from_checkpoint_cli(tmp_path, capsys):
     meta = {p.key: p.value for p in onnx.load(str(out)).metadata_props}
     from uplift_mocap.inference.normalize import NORMALISATION_ID
     assert meta["uplift.normalisation"] == NORMALISATION_ID
-    assert "mpjpe_mm" in meta["uplift.metrics"]
+    assert "mpjpe_mm" in meta["uplift.metrics"] and meta["uplift.model_version"] == "0.1.0"
+    assert E.main([str(ckpt), str(out), "--model-version", "1.2.3"]) == 0
+    assert {p.key: p.value for p in onnx.load(str(out)).metadata_props}["uplift.model_version"] == "1.2.3"
 
 
 def test_warm_start_recovers_the_exported_weights(tmp_path):
