@@ -167,8 +167,8 @@ def _add_eval_footage(subparsers):
 def _run_eval_footage(args) -> int:
     from .models.footage_eval import DEFAULT_DATA, MANIFEST, run
 
-    return run(args.data or DEFAULT_DATA, args.out_dir, manifest=args.manifest or MANIFEST, regenerate=args.regenerate, only=args.clip or None,
-               json_out=args.json, plot_out=args.plot, model_path=args.model)
+    return run(args.data or DEFAULT_DATA, args.out_dir, manifest=args.manifest or MANIFEST, regenerate=args.regenerate,
+               only=args.clip or None, json_out=args.json, plot_out=args.plot, model_path=args.model)
 
 
 @subcommand

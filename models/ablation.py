@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-REPRS = ("6d", "9d", "quat", "axis_angle")
+REPRS = ("6d", "9d", "quat", "axis_angle")   # table order; the same set as uplifter_net.REPR_DIMS (test)
 LABELS = {"6d": "6D (Gram-Schmidt)", "9d": "9D (SVD)", "quat": "quaternion", "axis_angle": "axis-angle"}
 
 

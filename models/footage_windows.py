@@ -180,8 +180,8 @@ def main(argv=None) -> int:
     plan = train_clip_plan(a.data, a.clips, a.seconds, a.seed, looks=not a.base_body)
     a.out.mkdir(parents=True, exist_ok=True)
     (a.out / f"plan_s{a.seed}.json").write_text(json.dumps(plan, indent=1))
-    failed = 0
-    for c in plan[a.start::a.stride]:
+    mine, failed = plan[a.start::a.stride], 0
+    for c in mine:
         try:
             video = render(Clip(**c), a.data, a.out, a.seconds, 30)
         except RuntimeError as exc:       # e.g. a file whose header frame rate disagrees with the library's
@@ -189,7 +189,7 @@ def main(argv=None) -> int:
             print(f"skipped {c['name']}: {str(exc).strip().splitlines()[-1]}", file=sys.stderr, flush=True)
             continue
         print(video, flush=True)
-    return 1 if failed and failed == len(plan[a.start::a.stride]) else 0
+    return 1 if mine and failed == len(mine) else 0
 
 
 if __name__ == "__main__":

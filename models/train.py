@@ -14,7 +14,8 @@ elapsed / minutes) (``--minutes`` is the total budget, time before a resume incl
 clipping. Every ``--val-every`` steps (and at the end): metrics on a fixed noisy and a fixed clean
 validation set, ``last.pt`` (with optimiser state) and, when the noisy score improves,
 ``best.pt``. Score = MPJPE_mm / 45 + MPJAE_deg / 12 (the acceptance limits), of the noisy set or, with
-``--footage-val DIR``, of fixed windows of rendered validation-motion clips with MediaPipe's real landmarks. ``train_log.jsonl``
+``--footage-val DIR``, of fixed windows of rendered validation-motion clips with MediaPipe's real
+landmarks. ``train_log.jsonl``
 gets one JSON object per log line: {"kind": "train" | "val", "step", "elapsed_s", ...}.
 """
 from __future__ import annotations
@@ -31,7 +32,7 @@ import numpy as np
 import torch
 
 from .losses import LossWeights, compute_losses, metrics
-from .uplifter_net import SIZES, Uplifter, UplifterConfig, build_model, make_config
+from .uplifter_net import REPR_DIMS, SIZES, Uplifter, UplifterConfig, build_model, make_config
 
 MODEL_VERSION = "0.3.0"
 FPS = 30.0
@@ -179,7 +180,7 @@ def build_arg_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True, help="output folder (checkpoints, train_log.jsonl)")
     p.add_argument("--minutes", type=float, help="total training time budget (resumes included)")
     p.add_argument("--steps", type=int, help="total number of optimisation steps")
-    p.add_argument("--repr", default="6d", choices=["6d", "9d", "quat", "axis_angle"], help="rotation representation")
+    p.add_argument("--repr", default="6d", choices=sorted(REPR_DIMS), help="rotation representation")
     p.add_argument("--no-rot-sup", action="store_true", help="FK-only ablation: no direct rotation loss")
     p.add_argument("--size", default="default", choices=sorted(SIZES))
     p.add_argument("--window", type=int, default=81, help="frames per window (30 fps)")
@@ -314,11 +315,12 @@ def main(argv: list[str] | None = None) -> int:
         s = score(m_real if m_real is not None else m_noisy)
         improved = s < best
         best = min(best, s)
+        found = {"val_noisy": m_noisy, "val_clean": m_clean, **({"val_footage": m_real} if m_real is not None else {})}
         rec = {"kind": "val", "step": step, "elapsed_s": round(elapsed(), 1), "val": m_noisy, "val_clean": m_clean,
                "score": s, "best": improved, **({"val_footage": m_real} if m_real is not None else {})}
         log.write(json.dumps(rec) + "\n")
         log.flush()
-        state = {**meta, "step": step, "elapsed_s": elapsed(), "metrics": {"val_noisy": m_noisy, "val_clean": m_clean, "val_footage": m_real},
+        state = {**meta, "step": step, "elapsed_s": elapsed(), "metrics": found,
                  "best_score": best}
         if improved:
             _save(out / "best.pt", model, state)

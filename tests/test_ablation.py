@@ -5,6 +5,8 @@ import json
 from argparse import Namespace
 from pathlib import Path
 
+import pytest
+
 from uplift_mocap.models import ablation
 
 
@@ -37,3 +39,8 @@ def test_train_command_matches_the_cell(tmp_path):
     assert cmd[cmd.index("--repr") + 1] == "axis_angle" and "--no-rot-sup" in cmd
     assert cmd[cmd.index("--out") + 1] == str(tmp_path / "axis_angle_fk")
     assert "--no-rot-sup" not in ablation.train_command(args, "6d", True)
+
+
+def test_cells_cover_every_rotation_head_the_network_has():
+    net = pytest.importorskip("uplift_mocap.models.uplifter_net")    # torch
+    assert set(ablation.REPRS) == set(net.REPR_DIMS)

@@ -1,86 +1,17 @@
 """inference/rotations.py: round trips, hand-built references, edge cases, shapes and dtypes.
 
-References are written from first principles here (hand-written axis matrices, Rodrigues'
-formula, Gram-Schmidt by hand), never by calling the module under test.
+References are written from first principles (``rotation_refs.py``: hand-written axis matrices,
+Rodrigues' formula; Gram-Schmidt by hand below), never by calling the module under test. Euler
+angles: ``test_rotations_euler.py``.
 """
 from __future__ import annotations
-
-import itertools
 
 import numpy as np
 import pytest
 
 from uplift_mocap.inference import rotations as R
-
-DTYPES = [np.float32, np.float64]
-SHAPES = [(5,), (2, 3)]
-ORDERS = ["".join(p) for p in itertools.permutations("XYZ")]
-
-
-def tol(dtype) -> float:
-    return 5e-5 if dtype == np.float32 else 1e-11
-
-
-# --- first-principles references --------------------------------------------------------------
-def rx(t):
-    c, s = np.cos(t), np.sin(t)
-    return np.array([[1, 0, 0], [0, c, -s], [0, s, c]])
-
-
-def ry(t):
-    c, s = np.cos(t), np.sin(t)
-    return np.array([[c, 0, s], [0, 1, 0], [-s, 0, c]])
-
-
-def rz(t):
-    c, s = np.cos(t), np.sin(t)
-    return np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]])
-
-
-AXIS_FN = {"X": rx, "Y": ry, "Z": rz}
-
-
-def rodrigues(aa: np.ndarray) -> np.ndarray:
-    """Single (3,) axis-angle -> (3, 3), float64: I + sin K + (1 - cos) K^2."""
-    aa = np.asarray(aa, dtype=np.float64)
-    t = np.linalg.norm(aa)
-    if t == 0:
-        return np.eye(3)
-    x, y, z = aa / t
-    k = np.array([[0, -z, y], [z, 0, -x], [-y, x, 0]])
-    return np.eye(3) + np.sin(t) * k + (1 - np.cos(t)) * k @ k
-
-
-def rodrigues_batch(aa: np.ndarray) -> np.ndarray:
-    flat = np.asarray(aa, dtype=np.float64).reshape(-1, 3)
-    return np.stack([rodrigues(v) for v in flat]).reshape(aa.shape[:-1] + (3, 3))
-
-
-def random_axis_angle(rng, shape, max_angle=np.pi - 1e-3):
-    axis = rng.normal(size=shape + (3,))
-    axis /= np.linalg.norm(axis, axis=-1, keepdims=True)
-    return axis * rng.uniform(0.0, max_angle, size=shape + (1,))
-
-
-def random_quat(rng, shape):
-    q = rng.normal(size=shape + (4,))
-    return q / np.linalg.norm(q, axis=-1, keepdims=True)
-
-
-def random_matrix(rng, shape):
-    return rodrigues_batch(random_axis_angle(rng, shape))
-
-
-def assert_rotation(m, atol):
-    m = np.asarray(m, dtype=np.float64)
-    eye = np.broadcast_to(np.eye(3), m.shape)
-    np.testing.assert_allclose(np.swapaxes(m, -1, -2) @ m, eye, atol=atol)
-    np.testing.assert_allclose(np.linalg.det(m), 1.0, atol=atol)
-
-
-def sign_align(q, ref):
-    """Flip q (..., 4) onto ref's hemisphere to compare rotations given as quaternions."""
-    return np.where(np.sum(q * ref, axis=-1, keepdims=True) < 0, -q, q)
+from rotation_refs import (DTYPES, SHAPES, assert_rotation, random_axis_angle, random_matrix, random_quat, rodrigues,
+                           rodrigues_batch, sign_align, tol)
 
 
 # --- quaternion <-> matrix ----------------------------------------------------------------------
@@ -211,70 +142,6 @@ def test_sixd_to_matrix_gram_schmidt_by_hand(dtype):
         b2 /= np.linalg.norm(b2)
         ref = np.column_stack([b1, b2, np.cross(b1, b2)])
         np.testing.assert_allclose(mat, ref, atol=tol(dtype) * 4)
-
-
-# --- Euler (BVH) ----------------------------------------------------------------------------------
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("order", ORDERS)
-def test_euler_to_matrix_matches_hand_product(order, dtype):
-    rng = np.random.default_rng(6)
-    ang = rng.uniform(-np.pi, np.pi, size=(2, 3, 3))
-    m = R.euler_to_matrix(ang.astype(dtype), order)
-    assert m.shape == (2, 3, 3, 3) and m.dtype == dtype
-    for idx in np.ndindex(2, 3):
-        a = ang[idx]
-        ref = AXIS_FN[order[0]](a[0]) @ AXIS_FN[order[1]](a[1]) @ AXIS_FN[order[2]](a[2])
-        np.testing.assert_allclose(m[idx], ref, atol=tol(dtype))
-    # lower-case orders are accepted
-    np.testing.assert_allclose(R.euler_to_matrix(ang, order.lower()), R.euler_to_matrix(ang, order), atol=0)
-
-
-def test_bvh_zxy_convention():
-    """BVH 'Zrotation Xrotation Yrotation': R = Rz @ Rx @ Ry, so Y is applied to the vector first."""
-    a = np.radians([30.0, 45.0, 60.0])
-    np.testing.assert_allclose(R.euler_to_matrix(a, "ZXY"), rz(a[0]) @ rx(a[1]) @ ry(a[2]), atol=1e-15)
-    assert not np.allclose(R.euler_to_matrix(a, "ZXY"), ry(a[2]) @ rx(a[1]) @ rz(a[0]))
-
-
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("order", ORDERS)
-def test_euler_round_trip(order, dtype):
-    rng = np.random.default_rng(7)
-    ang = np.stack([rng.uniform(-3.1, 3.1, 20), rng.uniform(-1.5, 1.5, 20), rng.uniform(-3.1, 3.1, 20)], -1)
-    ang = ang.reshape(4, 5, 3).astype(dtype)
-    m = R.euler_to_matrix(ang, order)
-    back = R.matrix_to_euler(m, order)
-    assert back.shape == ang.shape and back.dtype == dtype
-    # away from gimbal lock the angles are unique: middle in (-pi/2, pi/2), outer in (-pi, pi]
-    np.testing.assert_allclose(back, ang, atol=tol(dtype) * 10)
-
-
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("order", ORDERS)
-def test_euler_gimbal_lock_reproduces_matrix(order, dtype):
-    """At and near middle = +-90 deg the angles are not unique, but the matrix must come back."""
-    rng = np.random.default_rng(8)
-    mids = []
-    for s in (1.0, -1.0):
-        mids += [s * np.pi / 2, s * (np.pi / 2 - 1e-9), s * (np.pi / 2 - 1e-6), s * (np.pi / 2 - 1e-4),
-                 s * (np.pi / 2 - 1e-2)]
-    mids = np.array(mids)
-    ang = np.stack([rng.uniform(-3, 3, mids.size), mids, rng.uniform(-3, 3, mids.size)], -1)
-    m = R.euler_to_matrix(ang, order).astype(dtype)
-    back = R.matrix_to_euler(m, order)
-    assert np.all(np.isfinite(back))
-    np.testing.assert_allclose(R.euler_to_matrix(back.astype(np.float64), order), m,
-                               atol=1e-5 if dtype == np.float32 else 1e-9)
-    # exactly locked: the whole rotation goes on the first angle, the last is 0
-    exact = np.isin(mids, [np.pi / 2, -np.pi / 2])
-    np.testing.assert_allclose(back[exact, 2], 0.0, atol=1e-6)
-
-
-def test_euler_bad_order():
-    with pytest.raises(ValueError, match="XXY"):
-        R.euler_to_matrix(np.zeros(3), "XXY")
-    with pytest.raises(ValueError, match="XY"):
-        R.matrix_to_euler(np.eye(3), "XY")
 
 
 # --- helpers ------------------------------------------------------------------------------------
