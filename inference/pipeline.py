@@ -29,6 +29,7 @@ from .detect import DetectOptions, Detections, detect_video
 from .gaps import fill_gaps
 from .motion_clip import MotionClip
 from .normalize import LIMB_LANDMARKS, normalize_landmarks
+from .proportions import measured_offsets
 from .rotations import forward_kinematics, quat_canonical, quat_normalize
 from .smoothing import position_jitter_mm, rotation_jitter_deg, smooth_positions, smooth_rotations
 from .uplifter import DEFAULT_MODEL_PATH, ModelMismatchError, Uplifter, UpliftResult
@@ -59,7 +60,9 @@ class ConvertOptions:
     ``focal_mm`` 35 mm-equivalent focal length (None: default); ``provider`` ONNX Runtime provider
     ("CUDAExecutionProvider" or short "cuda", None: automatic); detection gaps up to ``max_gap_s``
     are interpolated, longer ones left unkeyed; ``model_path`` / ``task_path``: uplifter .onnx and
-    MediaPipe .task (None: the shipped ones)."""
+    MediaPipe .task (None: the shipped ones); ``measure_proportions``: hips, spine base, neck and
+    clavicles attach where the performer's do (``proportions.measured_offsets``), else the canonical
+    skeleton's directions scaled to the predicted bone lengths."""
     start_s: float = 0.0
     end_s: float | None = None
     stride: int = 1
@@ -70,6 +73,7 @@ class ConvertOptions:
     max_gap_s: float = 0.5
     model_path: Path | None = None
     task_path: Path | None = None
+    measure_proportions: bool = True
 
     def validate(self) -> None:
         """Raise PipelineError naming the first bad setting."""
@@ -285,8 +289,10 @@ def lift_detections(det: Detections, options: ConvertOptions | None = None, prog
     res, resampled = run.stage("lift", _lift_at_model_rate, uplifter, gf.landmarks, np.asarray(det.times_s, np.float64),
                                fps, det.width, det.height)
     real = det.detected & np.asarray(gf.keyed, dtype=bool)  # frames with a real detection: the body's size
-    lengths = np.median(res.bone_lengths[real if real.any() else det.detected], axis=0)
-    offsets = skeleton.offsets_from_lengths(lengths.astype(np.float64))
+    measured = real if real.any() else det.detected
+    lengths = np.median(res.bone_lengths[measured], axis=0).astype(np.float64)
+    offsets = (measured_offsets(res.joints, res.rotations, lengths, measured) if o.measure_proportions
+               else skeleton.offsets_from_lengths(lengths))
     wopt = WorldOptions(focal_mm=o.focal_mm, in_place=o.in_place)
     world = run.stage("world", solve_world, gf.landmarks, det.width, det.height, res.joints, res.rotations[:, 0],
                       offsets, wopt)

@@ -13,6 +13,7 @@ from uplift_mocap.inference import detect  # noqa: F401  (before mediapipe: prot
 from uplift_mocap.inference import motion_clip as mc
 from uplift_mocap.inference import rotations as R
 from uplift_mocap.inference import skeleton as S
+from uplift_mocap.inference.proportions import BRANCH_JOINTS
 from uplift_mocap.inference.pipeline import (Cancelled, ConvertOptions, NoPersonError, PipelineError,
                                              convert_video, lift_detections, resolve_provider)
 
@@ -68,10 +69,15 @@ def test_walk_clip_shapes_and_consistency(walk_clip, walk_det):
     np.testing.assert_allclose(np.linalg.norm(clip.local_rot, axis=-1), 1.0, atol=1e-5)
     fk = R.forward_kinematics(clip.local_rot, clip.root_translation, clip.offsets, S.PARENTS)[0]
     np.testing.assert_allclose(clip.joints, fk, atol=1e-4)
-    # the body: canonical bone directions, a plausible adult size
-    dirs = S.REST_OFFSETS[1:] / np.linalg.norm(S.REST_OFFSETS[1:], axis=-1, keepdims=True)
-    got = clip.offsets[1:] / np.linalg.norm(clip.offsets[1:], axis=-1, keepdims=True)
-    np.testing.assert_allclose(got, dirs, atol=1e-5)
+    # the body: canonical directions along limbs and spine, measured (symmetric) branch attachments,
+    # a plausible adult size
+    dirs = S.REST_OFFSETS / np.maximum(np.linalg.norm(S.REST_OFFSETS, axis=-1, keepdims=True), 1e-12)
+    got = clip.offsets / np.maximum(np.linalg.norm(clip.offsets, axis=-1, keepdims=True), 1e-12)
+    chain = [k for k in range(1, S.NUM_JOINTS) if k not in BRANCH_JOINTS]
+    np.testing.assert_allclose(got[chain], dirs[chain], atol=1e-5)
+    branch = list(BRANCH_JOINTS)
+    assert np.all(np.sum(got[branch] * dirs[branch], axis=-1) > np.cos(np.radians(45.0)))
+    np.testing.assert_allclose(clip.offsets[S.MIRROR[branch]] * [-1, 1, 1], clip.offsets[branch], atol=1e-6)
     assert 1.4 < clip.info["body_height_m"] < 2.1
     assert clip.keyed.all() and clip.info["detected_fraction"] >= 0.9
     assert np.all(clip.confidence[walk_det.detected] > 0) and np.all(clip.confidence[~walk_det.detected] == 0)
