@@ -126,6 +126,29 @@ sys.exit(main([{str(SAMPLE_BVH)!r}, "--out", {str(tmp_path / 'x.mp4')!r}, "--sta
     assert not (tmp_path / "x.mp4").exists()
 
 
+@needs_anny
+def test_generator_plays_a_motion_at_its_real_rate(run_py, tmp_path):
+    """acRNN salsa headers claim twice the capture rate (inference.bvh_fps): a file under
+    acrnn-daz/salsa/ is sampled at 60 Hz whatever its header says (the sample's says 30 Hz)."""
+    from uplift_mocap.inference.mocap_convert import load_canonical
+    from uplift_mocap.inference.rotations import quat_angle
+
+    bvh = tmp_path / "acrnn-daz" / "salsa" / "walk.bvh.gz"
+    bvh.parent.mkdir(parents=True)
+    bvh.write_bytes(SAMPLE_BVH.read_bytes())
+    out = tmp_path / "salsa.mp4"
+    code = f"""
+from pathlib import Path
+from uplift_mocap.addon.footage.generate import FootageOptions, generate_clip
+generate_clip(FootageOptions(Path({str(bvh)!r}), Path({str(out)!r}), start_s=0.5, seconds=0.1, fps=30,
+                             width=96, height=72))
+"""
+    run_py(code, timeout=300)
+    gt = np.load(out.with_suffix(".npz"))
+    source = load_canonical(bvh).local_rot[[30, 32, 34]]        # 0.5, 0.533, 0.567 s at 60 Hz
+    assert np.degrees(quat_angle(gt["local_rot"][:, 1:], source[:, 1:])).max() < 0.01
+
+
 def test_shipped_sample_clip_matches_its_ground_truth():
     assert SAMPLE_VIDEO.is_file(), "inference/samples/sample_walk.mp4 missing"
     assert SAMPLE_VIDEO.stat().st_size <= 3 * 1024 * 1024

@@ -4,7 +4,8 @@
         [--fps 30] [--yaw 45] [--cam-height 1.4] [--distance 6.5] [--focal-mm 35]
         [--width 640] [--height 480] [--rig cmu_mb] [--look-seed N]
 
-Steps: ``inference.mocap_convert.load_canonical`` -> sampled at ``fps`` (nearest source frame) over
+Steps: ``inference.mocap_convert.load_canonical`` (at its real rate, ``inference.bvh_fps``) -> sampled
+at ``fps`` (nearest source frame) over
 ``[start_s, start_s + seconds)`` -> re-centred (the root path's mean X, Y moved to the origin) ->
 ``inference.retarget`` onto the MakeHuman rig (rest-pose compensation A- vs T-pose, root motion scaled
 by the hip-height ratio) -> keyed with ``addon.rig_io.key_result`` -> the joints measured from the
@@ -13,6 +14,7 @@ evaluated rig -> camera aimed at the mean pelvis -> rendered. See ``ground_truth
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import sys
 import time
@@ -23,6 +25,7 @@ import bpy
 import numpy as np
 
 from ...inference import retarget as rt
+from ...inference.bvh_fps import source_fps
 from ...inference import skeleton as sk
 from ...inference.mocap_convert import load_canonical
 from ...inference.rotations import forward_kinematics
@@ -92,6 +95,7 @@ def generate_clip(options: FootageOptions) -> FootageResult:
     out.parent.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     motion = load_canonical(o.bvh)
+    motion = dataclasses.replace(motion, fps=source_fps(o.bvh, motion.fps))   # headers that lie (salsa)
     idx, src_times = sample_motion(motion, o.start_s, o.seconds, o.fps)
     local_rot = motion.local_rot[idx].astype(np.float64)
     root = motion.root_translation[idx].astype(np.float64)
