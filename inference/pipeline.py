@@ -62,7 +62,8 @@ class ConvertOptions:
     are interpolated, longer ones left unkeyed; ``model_path`` / ``task_path``: uplifter .onnx and
     MediaPipe .task (None: the shipped ones); ``measure_proportions``: hips, spine base, neck and
     clavicles attach where the performer's do (``proportions.measured_offsets``), else the canonical
-    skeleton's directions scaled to the predicted bone lengths."""
+    skeleton's directions scaled to the predicted bone lengths; ``mirror_average``: average the
+    uplifter's output with that of the mirrored landmarks (``Uplifter.lift``)."""
     start_s: float = 0.0
     end_s: float | None = None
     stride: int = 1
@@ -74,6 +75,7 @@ class ConvertOptions:
     model_path: Path | None = None
     task_path: Path | None = None
     measure_proportions: bool = True
+    mirror_average: bool = True
 
     def validate(self) -> None:
         """Raise PipelineError naming the first bad setting."""
@@ -246,7 +248,7 @@ def _interp_time(x: np.ndarray, t_src: np.ndarray, t_dst: np.ndarray, quat: bool
 
 
 def _lift_at_model_rate(uplifter: Uplifter, landmarks: np.ndarray, times_s: np.ndarray, fps: float,
-                        width: int, height: int) -> tuple[UpliftResult, bool]:
+                        width: int, height: int, mirror_average: bool = False) -> tuple[UpliftResult, bool]:
     """Lift (T, 33, 3) landmarks sampled at ``times_s``; when their rate is not the model's (other
     fps, stride, variable frame rate) they are resampled to the model's rate for the network and
     the results back to ``times_s``. Returns (result at times_s, whether it resampled)."""
@@ -254,9 +256,9 @@ def _lift_at_model_rate(uplifter: Uplifter, landmarks: np.ndarray, times_s: np.n
     steps = np.diff(times_s)
     regular = len(steps) == 0 or (abs(fps - rate) <= 0.05 * rate and np.ptp(steps) <= 0.25 / rate)
     if regular:
-        return uplifter.lift(normalize_landmarks(landmarks, width, height)), False
+        return uplifter.lift(normalize_landmarks(landmarks, width, height), mirror_average), False
     grid = times_s[0] + np.arange(int(np.floor((times_s[-1] - times_s[0]) * rate + 1e-6)) + 1) / rate
-    res = uplifter.lift(normalize_landmarks(_interp_time(landmarks, times_s, grid), width, height))
+    res = uplifter.lift(normalize_landmarks(_interp_time(landmarks, times_s, grid), width, height), mirror_average)
     return UpliftResult(_interp_time(res.joints, grid, times_s), _interp_time(res.rotations, grid, times_s, quat=True),
                         _interp_time(res.bone_lengths, grid, times_s)), True
 
@@ -287,7 +289,7 @@ def lift_detections(det: Detections, options: ConvertOptions | None = None, prog
 
     gf = run.stage("gaps", fill_gaps, det.landmarks, det.detected, det.times_s, max_gap_s=o.max_gap_s)
     res, resampled = run.stage("lift", _lift_at_model_rate, uplifter, gf.landmarks, np.asarray(det.times_s, np.float64),
-                               fps, det.width, det.height)
+                               fps, det.width, det.height, o.mirror_average)
     real = det.detected & np.asarray(gf.keyed, dtype=bool)  # frames with a real detection: the body's size
     measured = real if real.any() else det.detected
     lengths = np.median(res.bone_lengths[measured], axis=0).astype(np.float64)

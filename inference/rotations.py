@@ -49,6 +49,13 @@ def quat_conjugate(q: np.ndarray) -> np.ndarray:
     return q * np.array([1.0, -1.0, -1.0, -1.0], dtype=q.dtype)
 
 
+def quat_reflect_x(q: np.ndarray) -> np.ndarray:
+    """(..., 4) -> (..., 4) the rotation seen in a mirror across the YZ plane (x -> -x):
+    ``M R M`` with ``M = diag(-1, 1, 1)``, i.e. ``(w, x, y, z) -> (w, x, -y, -z)``."""
+    q = _check(q, (4,), "quat_reflect_x")
+    return q * np.array([1.0, 1.0, -1.0, -1.0], dtype=q.dtype)
+
+
 def quat_multiply(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """(..., 4) x (..., 4) -> (..., 4) Hamilton product a*b (apply b first, then a)."""
     a = _check(a, (4,), "quat_multiply a")

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from . import skeleton as sk
+from .rotations import quat_canonical, quat_normalize, quat_reflect_x
 
 DEFAULT_MODEL_PATH = Path(__file__).resolve().parent.parent / "models" / "uplifter.onnx"
 PROVIDER_PREFERENCE = ("CUDAExecutionProvider", "DmlExecutionProvider", "CoreMLExecutionProvider",
@@ -139,15 +140,31 @@ class Uplifter:
         x = np.ascontiguousarray(keypoints, dtype=np.float32)
         return tuple(self.session.run(list(OUTPUT_NAMES), {INPUT_NAME: x}))
 
-    def lift(self, keypoints: np.ndarray) -> UpliftResult:
-        """(T, 33, 3) normalised landmarks -> UpliftResult for all T frames (any T >= 1)."""
+    def lift(self, keypoints: np.ndarray, mirror_average: bool = False) -> UpliftResult:
+        """(T, 33, 3) normalised landmarks -> UpliftResult for all T frames (any T >= 1).
+
+        ``mirror_average``: also lift the mirror image (u -> -u, left/right landmarks swapped), mirror
+        that result back and average the two (test-time flip augmentation; twice the network time)."""
         x = np.asarray(keypoints, dtype=np.float32)
         if x.ndim != 3 or x.shape[1:] != (sk.NUM_LANDMARKS, 3):
             raise ValueError(f"lift: expected (T, {sk.NUM_LANDMARKS}, 3) keypoints, got {x.shape}")
-        n, win = x.shape[0], self.window
-        if n == 0:
+        if x.shape[0] == 0:
             raise ValueError("lift: empty sequence")
         x = np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)
+        res = self._lift_once(x)
+        if not mirror_average:
+            return res
+        m = self._lift_once(x[:, sk.MP_MIRROR] * np.array([-1.0, 1.0, 1.0], np.float32))
+        back = quat_reflect_x(m.rotations[:, sk.MIRROR])
+        sign = np.where(np.sum(res.rotations * back, axis=-1, keepdims=True) < 0, -1.0, 1.0)
+        q = quat_canonical(quat_normalize(res.rotations + sign * back))
+        joints = (res.joints + m.joints[:, sk.MIRROR] * np.array([-1.0, 1.0, 1.0], np.float32)) / 2.0
+        bones = (res.bone_lengths + m.bone_lengths[:, sk.MIRROR]) / 2.0
+        return UpliftResult(joints.astype(np.float32), q.astype(np.float32), bones.astype(np.float32))
+
+    def _lift_once(self, x: np.ndarray) -> UpliftResult:
+        """(T, 33, 3) finite float32 -> UpliftResult: overlapping windows, batched, blended."""
+        n, win = x.shape[0], self.window
         pad_left = 0
         if n < win:  # edge padding, the clip in the middle
             pad_left = (win - n) // 2

@@ -66,6 +66,18 @@ def test_quat_matrix_round_trip(dtype, shape):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", SHAPES)
+def test_quat_reflect_x_is_the_mirrored_rotation(dtype, shape):
+    rng = np.random.default_rng(12)
+    q = random_quat(rng, shape).astype(dtype)
+    mq = R.quat_reflect_x(q)
+    assert mq.dtype == dtype and mq.shape == q.shape
+    flip = np.diag([-1.0, 1.0, 1.0]).astype(dtype)
+    np.testing.assert_allclose(R.quat_to_matrix(mq), flip @ R.quat_to_matrix(q) @ flip, atol=tol(dtype) * 4)
+    np.testing.assert_allclose(R.quat_reflect_x(mq), q, atol=0)   # a mirror twice is no mirror
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 def test_matrix_to_quat_every_branch_and_180(dtype):
     """Angles near pi about each axis select each Shepperd branch; exact 180 deg too."""
     rng = np.random.default_rng(3)

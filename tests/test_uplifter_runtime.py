@@ -86,6 +86,32 @@ def test_windowed_lift_equals_one_call_for_a_per_frame_model(tmp_path, t):
     np.testing.assert_allclose(res.rotations, quats[0], atol=1e-5)
 
 
+def test_mirror_average_of_the_shipped_model_is_mirror_symmetric(tmp_path):
+    """Lifting the mirror image with ``mirror_average`` gives exactly the mirrored result (the plain
+    network does not), on the shipped model and noisy synthetic landmarks of the bundled CMU walk."""
+    from uplift_mocap.inference.rotations import quat_angle, quat_reflect_x
+    from uplift_mocap.models.motion_library import load_library
+    from uplift_mocap.models.synth import Synthesizer
+
+    sample = up.DEFAULT_MODEL_PATH.parents[1] / "inference" / "samples" / "cmu_02_01_walk.bvh.gz"
+    x = Synthesizer(load_library([sample], cache_dir=tmp_path)).sequence(0, seed=3, noisy=True)["kp2d"][0]
+    flip = np.array([-1.0, 1.0, 1.0], np.float32)
+    lifter = up.Uplifter()
+    xm = x[:, sk.MP_MIRROR] * flip
+
+    def mirrored(r):
+        return r.joints[:, sk.MIRROR] * flip, quat_reflect_x(r.rotations[:, sk.MIRROR]), r.bone_lengths[:, sk.MIRROR]
+
+    a, b = lifter.lift(x, mirror_average=True), lifter.lift(xm, mirror_average=True)
+    j, q, lengths = mirrored(a)
+    np.testing.assert_allclose(b.joints, j, atol=1e-5)
+    np.testing.assert_allclose(b.bone_lengths, lengths, atol=1e-5)
+    assert np.degrees(quat_angle(b.rotations, q)).max() < 1e-2
+    plain_a, plain_b = lifter.lift(x), lifter.lift(xm)
+    assert np.abs(plain_b.joints - mirrored(plain_a)[0]).max() > 1e-3
+    np.testing.assert_allclose(a.joints, (plain_a.joints + mirrored(plain_b)[0]) / 2, atol=1e-5)
+
+
 def test_window_layout_and_weights():
     assert up.window_starts(16, 16, 11) == [0]
     assert up.window_starts(40, 16, 11) == [0, 11, 22, 24]
