@@ -133,6 +133,8 @@ def _add_evaluate(subparsers):
     p.add_argument("--seed", type=int, default=0, metavar="S", help="seed of bodies, cameras and noise (default 0)")
     p.add_argument("--workers", type=int, default=1, metavar="N", help="processes converting BVH files (default 1)")
     p.add_argument("--no-cache", action="store_true", help="do not read or write the converted-motion cache")
+    p.add_argument("--single-pass", action="store_true",
+                   help="score one network pass (default: averaged with the mirrored pass, as the pipeline runs it)")
     p.set_defaults(func=_run_evaluate)
 
 
@@ -140,7 +142,7 @@ def _run_evaluate(args) -> int:
     from .models.evaluate import DEFAULT_DATA, run
 
     return run(args.data or DEFAULT_DATA, args.split, args.model, args.windows, args.seed,
-               cache=not args.no_cache, workers=args.workers)
+               cache=not args.no_cache, workers=args.workers, mirror_average=not args.single_pass)
 
 
 @subcommand

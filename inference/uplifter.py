@@ -28,6 +28,7 @@ PROVIDER_PREFERENCE = ("CUDAExecutionProvider", "DmlExecutionProvider", "CoreMLE
 LANDMARKS_ID = "mediapipe33"
 INPUT_NAME = "keypoints"
 OUTPUT_NAMES = ("joints", "rotations", "bone_lengths")
+_FLIP_X = np.array([-1.0, 1.0, 1.0], np.float32)   # mirror across the image / body YZ plane
 
 
 class ModelMismatchError(ValueError):
@@ -135,34 +136,36 @@ class Uplifter:
             raise ValueError(f"overlap must be in [0, {self.window}), got {self.overlap}")
         self.batch_windows = max(1, int(batch_windows))
 
-    def run(self, keypoints: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """One direct model call: (B, T, 33, 3) with T <= window -> (joints, rotations, bone_lengths)."""
+    def run(self, keypoints: np.ndarray, mirror_average: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """One direct model call: (B, T, 33, 3) with T <= window -> (joints, rotations, bone_lengths).
+
+        ``mirror_average``: also run the mirror image (u -> -u, left/right landmarks swapped), mirror
+        that output back and average the two (test-time flip augmentation; two model calls)."""
         x = np.ascontiguousarray(keypoints, dtype=np.float32)
-        return tuple(self.session.run(list(OUTPUT_NAMES), {INPUT_NAME: x}))
+        out = tuple(self.session.run(list(OUTPUT_NAMES), {INPUT_NAME: x}))
+        if not mirror_average:
+            return out
+        xm = np.ascontiguousarray(x[..., sk.MP_MIRROR, :] * _FLIP_X)
+        jm, qm, lm = self.session.run(list(OUTPUT_NAMES), {INPUT_NAME: xm})
+        j, q, lengths = out
+        back = quat_reflect_x(qm[..., sk.MIRROR, :])
+        sign = np.where(np.sum(q * back, axis=-1, keepdims=True) < 0, -1.0, 1.0)
+        q = quat_canonical(quat_normalize(q + sign * back)).astype(np.float32)
+        j = ((j + jm[..., sk.MIRROR, :] * _FLIP_X) / 2.0).astype(np.float32)
+        return j, q, ((lengths + lm[..., sk.MIRROR]) / 2.0).astype(np.float32)
 
     def lift(self, keypoints: np.ndarray, mirror_average: bool = False) -> UpliftResult:
-        """(T, 33, 3) normalised landmarks -> UpliftResult for all T frames (any T >= 1).
-
-        ``mirror_average``: also lift the mirror image (u -> -u, left/right landmarks swapped), mirror
-        that result back and average the two (test-time flip augmentation; twice the network time)."""
+        """(T, 33, 3) normalised landmarks -> UpliftResult for all T frames (any T >= 1);
+        ``mirror_average`` as in ``run``."""
         x = np.asarray(keypoints, dtype=np.float32)
         if x.ndim != 3 or x.shape[1:] != (sk.NUM_LANDMARKS, 3):
             raise ValueError(f"lift: expected (T, {sk.NUM_LANDMARKS}, 3) keypoints, got {x.shape}")
         if x.shape[0] == 0:
             raise ValueError("lift: empty sequence")
         x = np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)
-        res = self._lift_once(x)
-        if not mirror_average:
-            return res
-        m = self._lift_once(x[:, sk.MP_MIRROR] * np.array([-1.0, 1.0, 1.0], np.float32))
-        back = quat_reflect_x(m.rotations[:, sk.MIRROR])
-        sign = np.where(np.sum(res.rotations * back, axis=-1, keepdims=True) < 0, -1.0, 1.0)
-        q = quat_canonical(quat_normalize(res.rotations + sign * back))
-        joints = (res.joints + m.joints[:, sk.MIRROR] * np.array([-1.0, 1.0, 1.0], np.float32)) / 2.0
-        bones = (res.bone_lengths + m.bone_lengths[:, sk.MIRROR]) / 2.0
-        return UpliftResult(joints.astype(np.float32), q.astype(np.float32), bones.astype(np.float32))
+        return self._lift_once(x, mirror_average)
 
-    def _lift_once(self, x: np.ndarray) -> UpliftResult:
+    def _lift_once(self, x: np.ndarray, mirror_average: bool) -> UpliftResult:
         """(T, 33, 3) finite float32 -> UpliftResult: overlapping windows, batched, blended."""
         n, win = x.shape[0], self.window
         pad_left = 0
@@ -178,7 +181,7 @@ class Uplifter:
         wsum = np.zeros((total, 1))
         for b in range(0, len(starts), self.batch_windows):
             chunk = starts[b:b + self.batch_windows]
-            j_out, q_out, l_out = self.run(np.stack([x[s:s + win] for s in chunk]))
+            j_out, q_out, l_out = self.run(np.stack([x[s:s + win] for s in chunk]), mirror_average)
             for s, jo, qo, lo in zip(chunk, j_out, q_out, l_out):
                 sl = slice(s, s + win)
                 acc = quats[sl]

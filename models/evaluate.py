@@ -57,13 +57,15 @@ def source_of(path: str | Path, data_dir: str | Path) -> str:
     return rel.parts[0] if len(rel.parts) > 1 else "."
 
 
-def predict_windows(uplifter, kp2d: np.ndarray, batch: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+def predict_windows(uplifter, kp2d: np.ndarray, batch: int | None = None,
+                    mirror_average: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """(N, W, 33, 3) normalised windows (W <= the model window) -> joints (N, W, 22, 3), rotations
-    (N, W, 22, 4), one ``uplifter.run`` per ``batch`` windows (default uplifter.batch_windows)."""
+    (N, W, 22, 4), one ``uplifter.run`` per ``batch`` windows (default uplifter.batch_windows);
+    ``mirror_average`` as in ``Uplifter.run`` (the pipeline's default)."""
     step = batch or getattr(uplifter, "batch_windows", 16)
     joints, rots = [], []
     for i in range(0, len(kp2d), step):
-        j, q, _ = uplifter.run(kp2d[i:i + step])
+        j, q, _ = uplifter.run(kp2d[i:i + step], mirror_average)
         joints.append(j)
         rots.append(q)
     return np.concatenate(joints), np.concatenate(rots)
@@ -88,11 +90,12 @@ def score_windows(pred_joints: np.ndarray, pred_rot: np.ndarray, data: dict,
 
 def evaluate(data_dir: str | Path = DEFAULT_DATA, split: str = "test", model_path: str | Path | None = None,
              windows: int = 512, seed: int = 0, cache_dir: str | Path | None = ml.DEFAULT_CACHE_DIR,
-             workers: int = 1, uplifter=None, log=None) -> dict:
+             workers: int = 1, uplifter=None, log=None, mirror_average: bool = True) -> dict:
     """Run the evaluation and return {"split", "files", "minutes", "windows", "window", "seed",
     "model", "seconds_uplift", "noisy": {"all": metrics, source: metrics, ...}, "clean": {...}}.
     ``uplifter`` (an ``inference.uplifter.Uplifter``) overrides ``model_path``; ``log`` is a
-    callable for progress lines."""
+    callable for progress lines; ``mirror_average``: score the network as the pipeline runs it
+    (averaged with its mirrored pass), False for a single pass."""
     from ..inference.uplifter import Uplifter
 
     say = log or (lambda s: None)
@@ -108,11 +111,12 @@ def evaluate(data_dir: str | Path = DEFAULT_DATA, split: str = "test", model_pat
     synth = Synthesizer(library, SynthConfig(window=up.window, fps=up.fps, seed=seed))
     result = {"split": split, "files": len(library), "minutes": sum(m.num_frames for m in library) / up.fps / 60.0,
               "windows": int(windows), "window": int(up.window), "seed": int(seed),
-              "model": str(getattr(up, "model_path", "")), "seconds_uplift": 0.0}
+              "model": str(getattr(up, "model_path", "")), "seconds_uplift": 0.0,
+              "mirror_average": bool(mirror_average)}
     for setting in SETTINGS:
         data = synth.fixed_eval_set(windows, seed, noisy=setting == "noisy")
         t1 = time.perf_counter()
-        joints, rots = predict_windows(up, data["kp2d"])
+        joints, rots = predict_windows(up, data["kp2d"], mirror_average=mirror_average)
         result["seconds_uplift"] += time.perf_counter() - t1
         result[setting] = score_windows(joints, rots, data, sources[data["clip"]])
     return result
@@ -135,7 +139,8 @@ def format_table(result: dict) -> list[str]:
 
 
 def run(data_dir: str | Path = DEFAULT_DATA, split: str = "test", model_path: str | Path | None = None,
-        windows: int = 512, seed: int = 0, cache: bool = True, workers: int = 1, out=None) -> int:
+        windows: int = 512, seed: int = 0, cache: bool = True, workers: int = 1, out=None,
+        mirror_average: bool = True) -> int:
     """CLI entry: evaluate, print the table and the summary line; exit code 0 (1 without the data
     folder or the model file)."""
     out = out or sys.stdout
@@ -150,10 +155,11 @@ def run(data_dir: str | Path = DEFAULT_DATA, split: str = "test", model_path: st
               file=sys.stderr)
         return 1
     result = evaluate(data_dir, split, model_path, windows, seed, ml.DEFAULT_CACHE_DIR if cache else None,
-                      workers, log=lambda s: print(s, file=out))
+                      workers, log=lambda s: print(s, file=out), mirror_average=mirror_average)
     frames = 2 * result["windows"] * result["window"]
     print(f"split {split}: {result['files']} files, {result['minutes']:.1f} min; {result['windows']} windows x "
-          f"{result['window']} frames per setting, seed {seed}; model {result['model']}", file=out)
+          f"{result['window']} frames per setting, seed {seed}; model {result['model']}"
+          f"{' (averaged with the mirrored pass)' if mirror_average else ' (single pass)'}", file=out)
     print(f"uplifted {frames} frames in {result['seconds_uplift']:.1f} s "
           f"({frames / max(result['seconds_uplift'], 1e-9):.0f} fps, ONNX Runtime CPU)", file=out)
     for line in format_table(result):

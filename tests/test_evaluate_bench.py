@@ -81,6 +81,10 @@ def test_evaluate_is_deterministic_and_splits_by_source(tiny_model, data_dir):
     assert set(a["noisy"]) == {"all", "srcA", "srcB"}
     # the noise changes the input: noisy and clean scores differ
     assert a["noisy"]["all"]["mpjpe_mm"] != a["clean"]["all"]["mpjpe_mm"]
+    # by default the network is scored as the pipeline runs it: averaged with its mirrored pass
+    single = evaluate(data_dir, "test", tiny_model, windows=8, seed=5, cache_dir=None, mirror_average=False)
+    assert a["mirror_average"] and not single["mirror_average"]
+    assert single["noisy"]["all"]["mpjpe_mm"] != a["noisy"]["all"]["mpjpe_mm"]
 
 
 def test_score_windows_of_ground_truth_is_zero_and_grouped():
