@@ -13,8 +13,9 @@ frame, ``median_t G_parent(t)^T (J_child(t) - J_parent(t))`` over detected frame
 symmetric: the convention of the training mocap (``mocap_convert``: hip and shoulder offsets keep
 the performer's geometry), which the bone-length head alone cannot express. The hip offsets also
 absorb a steady pelvis-tilt bias of the network's root rotation, so the skeleton's joints follow
-its joint head (on rendered validation footage: 81.8 -> 72.3 mm root-aligned MPJPE). A measured branch offset that is implausible (more than ``max_angle_deg`` from the
-canonical direction, or outside half..twice the canonical length) falls back to the canonical one.
+its joint head (on rendered validation footage: 81.8 -> 72.3 mm root-aligned MPJPE). A measured
+branch offset that is implausible (more than ``max_angle_deg`` from the canonical direction, or
+outside half..twice the canonical length) falls back to the canonical one.
 Closed form, no optimisation; numpy only.
 """
 from __future__ import annotations
@@ -26,7 +27,6 @@ from .rotations import forward_kinematics
 
 # Joints whose parent has more than one child: their offsets set the body's proportions.
 BRANCH_JOINTS: tuple[int, ...] = tuple(c for c in range(1, sk.NUM_JOINTS) if len(sk.CHILDREN[sk.PARENTS[c]]) > 1)
-_MIRROR_X = np.array([-1.0, 1.0, 1.0])   # the canonical rest frame's left/right flip (left is +X)
 
 
 def measured_offsets(joints: np.ndarray, local_rot: np.ndarray, bone_lengths: np.ndarray,
@@ -58,7 +58,7 @@ def measured_offsets(joints: np.ndarray, local_rot: np.ndarray, bone_lengths: np
                       (j[:, branch] - j[:, p[branch]]).reshape(-1, 3)).reshape(-1, len(branch), 3)
     fitted = np.median(local, axis=0)                                   # (B, 3)
     twin = {int(c): k for k, c in enumerate(branch)}
-    fitted = (fitted + fitted[[twin[int(sk.MIRROR[c])] for c in branch]] * _MIRROR_X) / 2.0
+    fitted = (fitted + fitted[[twin[int(sk.MIRROR[c])] for c in branch]] * sk.MIRROR_SIGN) / 2.0
     canon = offsets[branch]
     norm_c, norm_f = np.linalg.norm(canon, axis=-1), np.linalg.norm(fitted, axis=-1)
     cos = np.sum(canon * fitted, axis=-1) / np.maximum(norm_c * norm_f, 1e-12)

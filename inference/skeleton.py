@@ -71,6 +71,8 @@ def _mirror(names: tuple[str, ...]) -> np.ndarray:
 
 CHILDREN: tuple[tuple[int, ...], ...] = _children(PARENTS)
 MIRROR: np.ndarray = _mirror(JOINT_NAMES)
+# x -> -x, a point's mirror image (left is +X); with MIRROR (joints) or MP_MIRROR (landmarks) it mirrors a pose.
+MIRROR_SIGN: np.ndarray = np.array([-1.0, 1.0, 1.0])
 LEAVES: tuple[int, ...] = tuple(j for j in range(NUM_JOINTS) if not CHILDREN[j])
 # The child that a joint's bone points at (its tail); -1 for leaves (tail = LEAF_TAILS).
 _PRIMARY = {"pelvis": "spine_01", "spine_03": "neck"}

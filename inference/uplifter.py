@@ -28,7 +28,6 @@ PROVIDER_PREFERENCE = ("CUDAExecutionProvider", "DmlExecutionProvider", "CoreMLE
 LANDMARKS_ID = "mediapipe33"
 INPUT_NAME = "keypoints"
 OUTPUT_NAMES = ("joints", "rotations", "bone_lengths")
-_FLIP_X = np.array([-1.0, 1.0, 1.0], np.float32)   # mirror across the image / body YZ plane
 
 
 class ModelMismatchError(ValueError):
@@ -139,20 +138,22 @@ class Uplifter:
     def run(self, keypoints: np.ndarray, mirror_average: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """One direct model call: (B, T, 33, 3) with T <= window -> (joints, rotations, bone_lengths).
 
-        ``mirror_average``: also run the mirror image (u -> -u, left/right landmarks swapped), mirror
-        that output back and average the two (test-time flip augmentation; two model calls)."""
-        x = np.ascontiguousarray(keypoints, dtype=np.float32)
-        out = tuple(self.session.run(list(OUTPUT_NAMES), {INPUT_NAME: x}))
+        ``mirror_average``: the mirror image (u -> -u, left/right landmarks swapped) goes through in
+        the same call, its output is mirrored back and the two are averaged (test-time flip
+        augmentation; twice the batch)."""
+        x = np.asarray(keypoints, dtype=np.float32)
+        if mirror_average:
+            x = np.concatenate([x, x[..., sk.MP_MIRROR, :] * sk.MIRROR_SIGN.astype(np.float32)])
+        j, q, lengths = self.session.run(list(OUTPUT_NAMES), {INPUT_NAME: np.ascontiguousarray(x)})
         if not mirror_average:
-            return out
-        xm = np.ascontiguousarray(x[..., sk.MP_MIRROR, :] * _FLIP_X)
-        jm, qm, lm = self.session.run(list(OUTPUT_NAMES), {INPUT_NAME: xm})
-        j, q, lengths = out
-        back = quat_reflect_x(qm[..., sk.MIRROR, :])
+            return j, q, lengths
+        b = len(j) // 2
+        back = quat_reflect_x(q[b:, ..., sk.MIRROR, :])
+        q = q[:b]
         sign = np.where(np.sum(q * back, axis=-1, keepdims=True) < 0, -1.0, 1.0)
         q = quat_canonical(quat_normalize(q + sign * back)).astype(np.float32)
-        j = ((j + jm[..., sk.MIRROR, :] * _FLIP_X) / 2.0).astype(np.float32)
-        return j, q, ((lengths + lm[..., sk.MIRROR]) / 2.0).astype(np.float32)
+        j = ((j[:b] + j[b:, ..., sk.MIRROR, :] * sk.MIRROR_SIGN) / 2.0).astype(np.float32)
+        return j, q, ((lengths[:b] + lengths[b:, ..., sk.MIRROR]) / 2.0).astype(np.float32)
 
     def lift(self, keypoints: np.ndarray, mirror_average: bool = False) -> UpliftResult:
         """(T, 33, 3) normalised landmarks -> UpliftResult for all T frames (any T >= 1);
@@ -160,14 +161,10 @@ class Uplifter:
         x = np.asarray(keypoints, dtype=np.float32)
         if x.ndim != 3 or x.shape[1:] != (sk.NUM_LANDMARKS, 3):
             raise ValueError(f"lift: expected (T, {sk.NUM_LANDMARKS}, 3) keypoints, got {x.shape}")
-        if x.shape[0] == 0:
+        n, win = x.shape[0], self.window
+        if n == 0:
             raise ValueError("lift: empty sequence")
         x = np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)
-        return self._lift_once(x, mirror_average)
-
-    def _lift_once(self, x: np.ndarray, mirror_average: bool) -> UpliftResult:
-        """(T, 33, 3) finite float32 -> UpliftResult: overlapping windows, batched, blended."""
-        n, win = x.shape[0], self.window
         pad_left = 0
         if n < win:  # edge padding, the clip in the middle
             pad_left = (win - n) // 2

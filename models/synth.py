@@ -45,7 +45,6 @@ _CHAINS = np.array([[n.startswith(side) and _has(n, *part) and not (part is _ARM
 _SWAPS = np.stack([sk.MP_MIRROR] + [np.where([_has(n, *part) and not (part is _ARM and "foot" in n)
                                               for n in _NAMES], sk.MP_MIRROR, np.arange(len(_NAMES)))
                                     for part in (_LEG, _ARM)])
-_MIRROR_V = np.array([-1.0, 1.0, 1.0])
 _LM = {n: sk.MP_INDEX[n] for n in ("left_shoulder", "right_shoulder", "left_hip", "right_hip",
                                     "left_ear", "right_ear")}
 
@@ -131,7 +130,7 @@ def camera_rotation(yaw: np.ndarray, elevation: np.ndarray, roll: np.ndarray) ->
 def mirror_motion(local_rot: np.ndarray, root: np.ndarray, offsets: np.ndarray):
     """Reflect across the world YZ plane (x -> -x) and swap sides: (..., J, 4), (..., 3), (..., J, 3).
     FK of the result = the original joints reflected, with left and right exchanged."""
-    return (R.quat_reflect_x(local_rot[..., sk.MIRROR, :]), root * _MIRROR_V, offsets[..., sk.MIRROR, :] * _MIRROR_V)
+    return (R.quat_reflect_x(local_rot[..., sk.MIRROR, :]), root * sk.MIRROR_SIGN, offsets[..., sk.MIRROR, :] * sk.MIRROR_SIGN)
 
 
 class Synthesizer:

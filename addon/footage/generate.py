@@ -25,8 +25,8 @@ import bpy
 import numpy as np
 
 from ...inference import retarget as rt
-from ...inference.bvh_fps import source_fps
 from ...inference import skeleton as sk
+from ...inference.bvh_fps import source_fps
 from ...inference.mocap_convert import load_canonical
 from ...inference.rotations import forward_kinematics
 from .. import rig_io
