@@ -1,4 +1,4 @@
-"""Pose accuracy metrics (numpy): MPJPE, PA-MPJPE, MPJAE and acceleration error.
+"""Pose accuracy metrics (numpy): MPJPE, N-MPJPE, PA-MPJPE, MPJAE and acceleration error.
 
 Conventions: positions are metres in any common frame (the camera frame for the uplifter) and are
 reported in millimetres; rotations are w-first unit quaternions (``inference/rotations.py``),
@@ -13,7 +13,7 @@ import numpy as np
 from . import skeleton as sk
 from .rotations import quat_angle
 
-METRIC_KEYS = ("mpjpe_mm", "pa_mpjpe_mm", "mpjae_deg", "accel_mm")
+METRIC_KEYS = ("mpjpe_mm", "n_mpjpe_mm", "pa_mpjpe_mm", "mpjae_deg", "accel_mm")
 
 
 def _pair(pred: np.ndarray, gt: np.ndarray, tail: int, name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -34,6 +34,17 @@ def mpjpe(pred: np.ndarray, gt: np.ndarray, root: int | None = sk.ROOT) -> float
     pred, gt = _pair(pred, gt, 3, "mpjpe")
     err = np.linalg.norm(_root_relative(pred, root) - _root_relative(gt, root), axis=-1)
     return 1000.0 * float(err.mean())
+
+
+def n_mpjpe(pred: np.ndarray, gt: np.ndarray, root: int | None = sk.ROOT) -> float:
+    """Scale-normalised MPJPE, mm (Rhodin et al. 2018): each root-relative pose (..., J, 3) metres
+    is scaled by the one factor that best fits it to gt (least squares) first. It leaves out the
+    body size, which a monocular 2D input cannot tell apart from distance; no rotation alignment."""
+    pred, gt = _pair(pred, gt, 3, "n_mpjpe")
+    p, g = _root_relative(pred, root), _root_relative(gt, root)
+    num = np.sum(p * g, axis=(-2, -1), keepdims=True)
+    scale = num / np.maximum(np.sum(p * p, axis=(-2, -1), keepdims=True), 1e-30)
+    return 1000.0 * float(np.linalg.norm(scale * p - g, axis=-1).mean())
 
 
 def procrustes_align(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
@@ -91,18 +102,20 @@ def accel_error(pred: np.ndarray, gt: np.ndarray, root: int | None = sk.ROOT) ->
 
 def pose_metrics(pred_joints: np.ndarray, gt_joints: np.ndarray, pred_rot: np.ndarray, gt_rot: np.ndarray,
                  include_root: bool = True) -> dict[str, float]:
-    """All four metrics as {"mpjpe_mm", "pa_mpjpe_mm", "mpjae_deg", "accel_mm"}.
+    """All metrics, keyed as ``METRIC_KEYS``: {"mpjpe_mm", "n_mpjpe_mm", "pa_mpjpe_mm", "mpjae_deg",
+    "accel_mm"}.
 
     joints: (..., T, J, 3) metres (time on axis -3, T >= 3 for the acceleration error);
     rotations: (..., T, J, 4) wxyz local. ``include_root`` as in ``mpjae``.
     """
     return {
         "mpjpe_mm": mpjpe(pred_joints, gt_joints),
+        "n_mpjpe_mm": n_mpjpe(pred_joints, gt_joints),
         "pa_mpjpe_mm": pa_mpjpe(pred_joints, gt_joints),
         "mpjae_deg": mpjae(pred_rot, gt_rot, include_root=include_root),
         "accel_mm": accel_error(pred_joints, gt_joints),
     }
 
 
-__all__ = ["METRIC_KEYS", "mpjpe", "pa_mpjpe", "procrustes_align", "joint_angle_errors", "mpjae",
+__all__ = ["METRIC_KEYS", "mpjpe", "n_mpjpe", "pa_mpjpe", "procrustes_align", "joint_angle_errors", "mpjae",
            "accel_error", "pose_metrics"]

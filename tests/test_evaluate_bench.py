@@ -65,7 +65,11 @@ def test_evaluate_cli_prints_table_and_last_line(tiny_model, data_dir, capsys):
     rows = {tuple(line.split()[:2]): line.split()[2:] for line in lines if line.split()[:1] in (["noisy"], ["clean"])}
     assert {("noisy", "all"), ("noisy", "srcA"), ("noisy", "srcB"), ("clean", "all"), ("clean", "srcA"),
             ("clean", "srcB")} <= set(rows)
-    assert [float(v) for v in rows[("noisy", "all")][1:]] == pytest.approx(values, abs=0.006)
+    cols = [float(v) for v in rows[("noisy", "all")][1:]]  # MPJPE, N-MPJPE, PA-MPJPE, MPJAE, accel
+    assert [cols[0]] + cols[2:] == pytest.approx(values, abs=0.006)
+    assert 0.0 < cols[1] <= cols[0]  # the best-fitting scale can only lower the error
+    floor = [line for line in lines if line.startswith("height floor:")]
+    assert len(floor) == 1 and float(floor[0].split(" score ")[1].split()[0]) > 0.0
     assert int(rows[("noisy", "srcA")][0]) + int(rows[("noisy", "srcB")][0]) == int(rows[("noisy", "all")][0]) == 12
 
 
@@ -101,7 +105,7 @@ def test_score_windows_of_ground_truth_is_zero_and_grouped():
     perfect = score_windows(data["joints"], data["local_rot"], data, groups)
     assert set(perfect) == {"all"} | set(groups.tolist())
     for res in perfect.values():
-        for key in ("mpjpe_mm", "pa_mpjpe_mm", "mpjae_deg", "accel_mm"):
+        for key in ("mpjpe_mm", "n_mpjpe_mm", "pa_mpjpe_mm", "mpjae_deg", "accel_mm"):
             assert res[key] == pytest.approx(0.0, abs=1e-3)
     # 1 cm off on every non-root joint: 10 * 21 / 22 mm
     off = data["joints"].copy()
@@ -175,3 +179,18 @@ def test_missing_model_is_a_clear_error(tmp_path, data_dir, capsys):
     assert cli.main(["evaluate", "--data", str(data_dir), "--model", str(missing)]) == 1
     err = capsys.readouterr().err
     assert err.count("no uplifter model") == 2 and str(missing) in err
+
+
+def test_height_floor_is_the_error_of_true_poses_at_the_mean_height():
+    from uplift_mocap.models.evaluate import height_floor_mm
+
+    rng = np.random.default_rng(0)
+    joints = rng.normal(0, 0.3, (4, 5, sk.NUM_JOINTS, 3))
+    joints -= joints[:, :, :1]
+    same = {"joints": joints, "height": np.full(4, 1.7)}
+    assert height_floor_mm(same) == pytest.approx(0.0, abs=1e-9)
+    # heights 1.5 and 2.1 (mean 1.8): scaled by 1.2 and 6/7, every joint is off by 20 % or 1/7 of its distance
+    two = {"joints": joints[:2], "height": np.array([1.5, 2.1])}
+    dist = np.linalg.norm(joints[:2], axis=-1)
+    expected = 1000.0 * np.mean(np.concatenate([0.2 * dist[0].ravel(), dist[1].ravel() / 7.0]))
+    assert height_floor_mm(two) == pytest.approx(expected, rel=1e-9)

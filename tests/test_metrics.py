@@ -122,3 +122,25 @@ def test_bad_shapes_raise():
         M.mpjae(q[..., :3], q[..., :3])
     with pytest.raises(ValueError):
         M.accel_error(pos[:2], pos[:2])
+
+
+def test_n_mpjpe_removes_size_but_not_rotation():
+    pos, _ = _motion()
+    root = pos[:, :1]
+    bigger = root + 1.2 * (pos - root) + [0.3, 0.0, 0.0]  # a larger body anywhere
+    assert M.mpjpe(bigger, pos) > 50.0
+    assert M.n_mpjpe(bigger, pos) == pytest.approx(0.0, abs=1e-6)
+    rot = R.quat_to_matrix(R.axis_angle_to_quat(np.array([0.0, 0.0, 0.3])))
+    turned = root + (pos - root) @ rot.T
+    assert M.n_mpjpe(turned, pos) > 20.0  # a rotation is an error N-MPJPE keeps (PA-MPJPE does not)
+    assert M.pa_mpjpe(turned, pos) == pytest.approx(0.0, abs=1e-6)
+    noisy = pos + np.random.default_rng(3).normal(0, 0.02, pos.shape)
+    assert M.pa_mpjpe(noisy, pos) <= M.n_mpjpe(noisy, pos) <= M.mpjpe(noisy, pos)
+
+
+def test_n_mpjpe_hand_computed():
+    # root at 0, one joint at (1, 0, 0) predicted at (2, 0, 0) and one at (0, 1, 0) predicted at (0, 0, 0):
+    # best scale = sum(p.g) / sum(|p|^2) = 2 / 4 = 0.5 -> errors 0, 0, 1 m -> 333.3 mm
+    gt = np.array([[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    pred = np.array([[0.0, 0.0, 0.0], [2.0, 0.0, 0.0], [0.0, 0.0, 0.0]])
+    assert M.n_mpjpe(pred, gt) == pytest.approx(1000.0 / 3.0)
