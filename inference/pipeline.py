@@ -6,7 +6,8 @@
 Stages (names used for ``progress`` and ``MotionClip.timings``): "detect" (video decoding and
 MediaPipe, timed as "read" and "detect"), "gaps" (``gaps.fill_gaps``), "lift" (normalisation and
 the ONNX uplifter at its own frame rate, resampling when the video's differs; loading the model
-is timed as "load": ``convert_video`` loads it in the background during detection), "world"
+is timed as "load": ``convert_video`` loads it in the background during detection; then the body's
+offsets, ``proportions``, and the limb directions, ``limb_fusion``), "world"
 (``world_motion.solve_world``) and "smooth" (``smoothing``). ``progress(stage, done, total)`` is called from the calling thread;
 ``cancel`` (a ``threading.Event``) is checked between frames and stages and raises ``Cancelled``.
 Every failure a user can cause or fix is a ``PipelineError`` with a one-line message.
@@ -27,6 +28,7 @@ from . import skeleton
 from .detect import DEFAULT_MODEL as DEFAULT_TASK_PATH
 from .detect import DetectOptions, Detections, detect_video
 from .gaps import fill_gaps
+from .limb_fusion import fuse_limb_directions
 from .motion_clip import MotionClip
 from .normalize import LIMB_LANDMARKS, normalize_landmarks
 from .proportions import measured_offsets
@@ -63,7 +65,9 @@ class ConvertOptions:
     MediaPipe .task (None: the shipped ones); ``measure_proportions``: hips, spine base, neck and
     clavicles attach where the performer's do (``proportions.measured_offsets``), else the canonical
     skeleton's directions scaled to the predicted bone lengths; ``mirror_average``: average the
-    uplifter's output with that of the mirrored landmarks (``Uplifter.lift``)."""
+    uplifter's output with that of the mirrored landmarks (``Uplifter.lift``); ``fuse_limbs``: aim
+    the limbs halfway between the rotation and the joints heads' directions
+    (``limb_fusion.fuse_limb_directions``)."""
     start_s: float = 0.0
     end_s: float | None = None
     stride: int = 1
@@ -76,6 +80,7 @@ class ConvertOptions:
     task_path: Path | None = None
     measure_proportions: bool = True
     mirror_average: bool = True
+    fuse_limbs: bool = True
 
     def validate(self) -> None:
         """Raise PipelineError naming the first bad setting."""
@@ -295,6 +300,7 @@ def lift_detections(det: Detections, options: ConvertOptions | None = None, prog
     lengths = np.median(res.bone_lengths[measured], axis=0).astype(np.float64)
     offsets = (measured_offsets(res.joints, res.rotations, lengths, measured) if o.measure_proportions
                else skeleton.offsets_from_lengths(lengths))
+    rotations = fuse_limb_directions(res.joints, res.rotations, offsets) if o.fuse_limbs else res.rotations
     wopt = WorldOptions(focal_mm=o.focal_mm, in_place=o.in_place)
     world = run.stage("world", solve_world, gf.landmarks, det.width, det.height, res.joints, res.rotations[:, 0],
                       offsets, wopt)
@@ -302,7 +308,7 @@ def lift_detections(det: Detections, options: ConvertOptions | None = None, prog
     keyed = np.asarray(gf.keyed, dtype=bool)
 
     def smooth():
-        local = np.array(res.rotations, dtype=np.float64)
+        local = np.array(rotations, dtype=np.float64)
         local[:, 0] = world.root_rot
         root = np.asarray(world.root_translation, dtype=np.float64)
         before = (rotation_jitter_deg(local, fps, keyed), position_jitter_mm(_fk(local, root, offsets), keyed))

@@ -112,6 +112,18 @@ def test_no_smoothing_keeps_the_raw_jitter(walk_det, walk_clip):
     assert raw.info["jitter_rot_deg_before"] == pytest.approx(walk_clip[0].info["jitter_rot_deg_before"], rel=1e-4)
 
 
+def test_limb_fusion_turns_only_the_limbs(walk_det, walk_clip):
+    plain = lift_detections(walk_det, ConvertOptions(fuse_limbs=False, smoothing=0.0))
+    fused = lift_detections(walk_det, ConvertOptions(smoothing=0.0))
+    angle = np.degrees(R.quat_angle(fused.local_rot, plain.local_rot))  # (T, J)
+    limbs = list(S.LIMB_JOINTS)
+    others = [j for j in range(S.NUM_JOINTS) if j not in S.LIMB_JOINTS]
+    assert angle[:, others].max() < 0.05
+    assert 0.5 < angle[:, limbs].mean() < 20.0  # the two heads disagree by a few degrees, not more
+    np.testing.assert_allclose(fused.offsets, plain.offsets)
+    np.testing.assert_allclose(fused.root_translation, plain.root_translation, atol=1e-6)
+
+
 def test_in_place_keeps_only_vertical_motion(walk_det):
     clip = lift_detections(walk_det, ConvertOptions(in_place=True))
     np.testing.assert_allclose(clip.root_translation[:, :2], 0.0, atol=1e-6)
