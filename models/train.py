@@ -34,7 +34,7 @@ import torch
 from .losses import LossWeights, compute_losses, metrics
 from .uplifter_net import REPR_DIMS, SIZES, Uplifter, UplifterConfig, build_model, make_config
 
-MODEL_VERSION = "0.4.0"
+MODEL_VERSION = "0.5.0"
 FPS = 30.0
 BATCH_KEYS = ("kp2d", "joints", "local_rot", "offsets", "bone_lengths")
 
