@@ -44,6 +44,8 @@ def fuse_limb_directions(joints: np.ndarray, local_rot: np.ndarray, offsets: np.
                          f"offsets, got {joints.shape}, {local_rot.shape}, {offsets.shape}")
     if not 0.0 <= weight <= 1.0:
         raise ValueError(f"fuse_limb_directions: weight must be in [0, 1], got {weight}")
+    if weight == 0.0:
+        return quat_canonical(local_rot.astype(np.float64)).astype(np.float32)
     mats = quat_to_matrix(local_rot.astype(np.float64))
     glob = [mats[:, 0]] + [None] * (n - 1)
     limbs = set(int(j) for j in limb_joints)
@@ -51,7 +53,7 @@ def fuse_limb_directions(joints: np.ndarray, local_rot: np.ndarray, offsets: np.
         p = int(sk.PARENTS[j])
         glob[j] = glob[p] @ mats[:, j]
         c = int(sk.PRIMARY_CHILD[j])
-        if j not in limbs or c < 0 or weight == 0.0:
+        if j not in limbs or c < 0:
             continue
         fk_dir = np.einsum("tij,j->ti", glob[j], offsets[c])
         target = _unit(weight * _unit(joints[:, c] - joints[:, j]) + (1.0 - weight) * _unit(fk_dir))

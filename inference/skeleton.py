@@ -80,7 +80,8 @@ PRIMARY_CHILD: np.ndarray = np.array(
     [JOINT_INDEX[_PRIMARY[n]] if n in _PRIMARY else (CHILDREN[j][0] if CHILDREN[j] else -1)
      for j, n in enumerate(JOINT_NAMES)], dtype=np.int64)
 # Joints whose rotation aims a limb segment (upper arm, forearm, thigh, shin) at its child joint.
-LIMB_JOINTS: tuple[int, ...] = tuple(JOINT_INDEX[f"{n}_{s}"] for s in "lr" for n in ("upperarm", "forearm", "thigh", "shin"))
+LIMB_JOINTS: tuple[int, ...] = tuple(JOINT_INDEX[f"{n}_{s}"] for s in "lr"
+                                     for n in ("upperarm", "forearm", "thigh", "shin"))
 # Bones as (parent, child) joint index pairs: one per non-root joint.
 BONES: tuple[tuple[int, int], ...] = tuple((int(PARENTS[j]), j) for j in range(1, NUM_JOINTS))
 

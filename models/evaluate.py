@@ -7,9 +7,8 @@ The split's motions are loaded as canonical motion at the model's frame rate
 the model's length with random bodies and cameras from ``seed``: once with MediaPipe-like noise and
 once clean (same geometry). Every window goes through the ONNX model (``inference.uplifter``) and
 is scored with ``inference.metrics``: MPJPE, N-MPJPE (scale-fitted) and PA-MPJPE (mm, root-relative,
-camera frame), MPJAE
-(deg, all 22 local rotations, the root orientation in the camera frame included) and acceleration
-error (mm/frame^2), overall and per source (the first folder below DIR: accad, cmu-bvh, ...).
+camera frame), MPJAE (deg, all 22 local rotations, the root orientation in the camera frame
+included) and acceleration error (mm/frame^2), overall and per source (the first folder below DIR: accad, cmu-bvh, ...).
 The last printed line is ``MPJPE_mm=<x> PA_MPJPE_mm=<x> MPJAE_deg=<x> ACCEL_mm=<x>`` (noisy).
 
 Splits: "test" = split-test.txt (this module is the only code that reads it, for final numbers
@@ -25,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..inference.metrics import METRIC_KEYS, pose_metrics
+from ..inference.metrics import METRIC_KEYS, mpjpe, pose_metrics
 from . import motion_library as ml
 from .synth import SynthConfig, Synthesizer
 
@@ -146,8 +145,6 @@ def height_floor_mm(data: dict) -> float:
     """MPJPE (mm) of the true poses redrawn at one height, the set's mean: what a perfect pose
     estimate scores when it cannot know the body's size (2D alone cannot: a taller body further away
     projects the same). data: ``fixed_eval_set`` dict with "joints" (N, W, 22, 3) and "height" (N,)."""
-    from ..inference.metrics import mpjpe
-
     h = np.asarray(data["height"], np.float64)
     return mpjpe(data["joints"] * (h.mean() / h)[:, None, None, None], data["joints"])
 
