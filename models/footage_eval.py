@@ -62,6 +62,7 @@ class Clip:
     focal_mm: float
     cam_height: float
     look_seed: int | None = None      # body shape/colours (addon/footage/looks.py); None: the base body
+    body_scale: float = 1.0           # uniform body size (addon/footage/generate.py); 1: MakeHuman's base height
 
 
 def load_manifest(path: Path = MANIFEST) -> tuple[list[Clip], dict]:
@@ -100,6 +101,8 @@ def render(clip: Clip, data_dir: Path, out_dir: Path, seconds: float, fps: int, 
            "--distance", str(clip.distance), "--focal-mm", str(clip.focal_mm), "--cam-height", str(clip.cam_height)]
     if clip.look_seed is not None:
         cmd += ["--look-seed", str(clip.look_seed)]
+    if clip.body_scale != 1.0:
+        cmd += ["--body-scale", str(clip.body_scale)]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         raise RuntimeError(f"rendering {clip.name} failed:\n{proc.stderr[-2000:]}")

@@ -132,15 +132,18 @@ class FootageWindows:
 
 
 def train_clip_plan(data_dir: Path, n: int, seconds: float, seed: int = 0, val_fraction: float = 0.1,
-                    looks: bool = True) -> list[dict]:
+                    looks: bool = True, body_scales: tuple[float, float] | None = None) -> list[dict]:
     """n random clips (motion, start, camera) from the training part of ``split-train.txt``: the
     validation carve-out of ``train.split_paths`` (same ``val_fraction``) and ``split-test.txt`` are
     never used. Motions shorter than ``seconds`` + 1 s are skipped. ``looks``: each clip gets its own
-    body shape and colours (``look_seed``, see ``addon/footage/looks.py``)."""
+    body shape and colours (``look_seed``, see ``addon/footage/looks.py``). ``body_scales`` (lo, hi):
+    each clip also gets a uniform body size drawn from that range (``body_scale``; its own random
+    stream, so the motions and cameras of a seed's plan do not change with it)."""
     from .motion_library import load_library
     from .train import split_paths
 
     rng = np.random.default_rng(seed)
+    size_rng = np.random.default_rng([seed, 1])
     root = Path(data_dir).resolve()
     train, _val = split_paths(Path(data_dir), val_fraction)
     test = set((data_dir / "split-test.txt").read_text().split())
@@ -159,6 +162,8 @@ def train_clip_plan(data_dir: Path, n: int, seconds: float, seed: int = 0, val_f
                      "focal_mm": round(float(rng.uniform(28, 60))), "cam_height": round(float(rng.uniform(0.9, 1.8)), 2)})
         if looks:
             plan[-1]["look_seed"] = seed * 1000 + len(plan) - 1
+        if body_scales is not None:
+            plan[-1]["body_scale"] = round(float(size_rng.uniform(*body_scales)), 3)
     return plan
 
 
@@ -176,8 +181,11 @@ def main(argv=None) -> int:
     p.add_argument("--start", type=int, default=0, help="render only the plan's clips from this index on")
     p.add_argument("--stride", type=int, default=1, help="... and every STRIDE-th (parallel renderers)")
     p.add_argument("--base-body", action="store_true", help="no body-shape/colour variety")
+    p.add_argument("--body-scales", type=float, nargs=2, metavar=("LO", "HI"), default=None,
+                   help="uniform body size per clip from this range (e.g. 0.85 1.12; default: the base height)")
     a = p.parse_args(argv)
-    plan = train_clip_plan(a.data, a.clips, a.seconds, a.seed, looks=not a.base_body)
+    plan = train_clip_plan(a.data, a.clips, a.seconds, a.seed, looks=not a.base_body,
+                           body_scales=tuple(a.body_scales) if a.body_scales else None)
     a.out.mkdir(parents=True, exist_ok=True)
     (a.out / f"plan_s{a.seed}.json").write_text(json.dumps(plan, indent=1))
     mine, failed = plan[a.start::a.stride], 0

@@ -71,6 +71,8 @@ def test_evaluate_cli_prints_table_and_last_line(tiny_model, data_dir, capsys):
     floor = [line for line in lines if line.startswith("height floor:")]
     assert len(floor) == 1 and float(floor[0].split(" score ")[1].split()[0]) > 0.0
     assert int(rows[("noisy", "srcA")][0]) + int(rows[("noisy", "srcB")][0]) == int(rows[("noisy", "all")][0]) == 12
+    keyed = [line for line in lines if line.startswith("keyed rotations")]
+    assert len(keyed) == 1 and re.search(r"MPJAE (\d+\.\d+) deg noisy, (\d+\.\d+) deg clean", keyed[0]), keyed
 
 
 def test_evaluate_is_deterministic_and_splits_by_source(tiny_model, data_dir):
@@ -194,3 +196,21 @@ def test_height_floor_is_the_error_of_true_poses_at_the_mean_height():
     dist = np.linalg.norm(joints[:2], axis=-1)
     expected = 1000.0 * np.mean(np.concatenate([0.2 * dist[0].ravel(), dist[1].ravel() / 7.0]))
     assert height_floor_mm(two) == pytest.approx(expected, rel=1e-9)
+
+
+def test_keyed_mpjae_scores_the_fused_limbs():
+    """With joints that show the true limb directions, aiming the limbs at them lowers the angle
+    error of the limb joints only; with joints that agree with the rotations nothing changes."""
+    from uplift_mocap.inference import rotations as R
+    from uplift_mocap.models.evaluate import keyed_mpjae
+    from uplift_mocap.inference.metrics import mpjae
+
+    rng = np.random.default_rng(4)
+    n, w, j = 3, 5, sk.NUM_JOINTS
+    gt = R.axis_angle_to_quat(rng.normal(0.0, 0.4, (n, w, j, 3)))
+    noisy = R.quat_multiply(gt, R.axis_angle_to_quat(rng.normal(0.0, 0.15, (n, w, j, 3))))
+    fk = lambda q: R.forward_kinematics(q.reshape(n * w, j, 4), np.zeros((n * w, 3)), sk.REST_OFFSETS,
+                                        sk.PARENTS)[0].reshape(n, w, j, 3)
+    plain = mpjae(noisy, gt)
+    assert keyed_mpjae(fk(noisy), noisy, gt) == pytest.approx(plain, abs=1e-3)
+    assert keyed_mpjae(fk(gt), noisy, gt) < plain - 0.3  # 8 of the 22 joints move halfway to the truth

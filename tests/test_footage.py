@@ -114,6 +114,34 @@ def test_measured_bones_follow_the_canonical_motion(small_clip):
 
 
 @needs_anny
+def test_body_scale_renders_a_smaller_body_with_its_own_ground_truth(small_clip, run_py, tmp_path):
+    """The same clip at body_scale 0.9: every measured joint is 0.9x the full-size one (the root path is
+    centred on the origin), retarget_scale follows, the person covers fewer pixels, and the camera-frame
+    targets are the smaller body's."""
+    from uplift_mocap.models import footage_windows as fw
+
+    out = tmp_path / "small.mp4"
+    code = f"""
+from pathlib import Path
+from uplift_mocap.addon.footage.generate import FootageOptions, generate_clip
+generate_clip(FootageOptions(Path({str(SAMPLE_BVH)!r}), Path({str(out)!r}), start_s=1.0, seconds=0.2, fps=30,
+                             yaw=30.0, distance=4.0, width=160, height=120, body_scale=0.9))
+"""
+    run_py(code, timeout=300)
+    full, small = np.load(small_clip["gt"]), np.load(out.with_suffix(".npz"))
+    assert float(small["body_scale"]) == 0.9
+    np.testing.assert_allclose(small["joints"], 0.9 * full["joints"], atol=1e-4)
+    assert float(small["retarget_scale"]) == pytest.approx(0.9 * float(full["retarget_scale"]), rel=1e-5)
+    np.testing.assert_allclose(fw.camera_targets(small)["offsets"], 0.9 * fw.camera_targets(full)["offsets"],
+                               atol=1e-4)
+    span = lambda gt: np.ptp(gt["joints_px"][..., 1], axis=1).mean()       # pixel height of the joints
+    assert span(small) < 0.95 * span(full)
+    # ... and the rendered body shrinks with them (dark trousers: ~0.81x the area)
+    dark = lambda video: np.mean([(cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) < 90).sum() for f in _read_frames(video)])
+    assert 0.6 * dark(Path(small_clip["video"])) < dark(out) < 0.92 * dark(Path(small_clip["video"]))
+
+
+@needs_anny
 def test_generator_rejects_a_start_past_the_end(run_py, tmp_path):
     code = f"""
 import sys

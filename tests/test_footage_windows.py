@@ -103,6 +103,11 @@ def test_train_clip_plan_never_uses_the_test_split_or_the_validation_motions(sha
     val = {str(p.resolve().relative_to(root)) for p in train_mod.split_paths(shared_data, 0.1)[1]}
     assert len(plan) == 12 and all(c["bvh"] in train and c["bvh"] not in test | val for c in plan)
     assert plan == fw.train_clip_plan(shared_data, 12, seconds=4.0, seed=1)
+    # body sizes come from their own stream: the motions and cameras stay those of the seed
+    sized = fw.train_clip_plan(shared_data, 12, seconds=4.0, seed=1, body_scales=(0.85, 1.12))
+    assert [{k: v for k, v in c.items() if k != "body_scale"} for c in sized] == plan
+    scales = [c["body_scale"] for c in sized]
+    assert all(0.85 <= x <= 1.12 for x in scales) and len(set(scales)) == len(scales)
 
 
 @needs_mp

@@ -2,7 +2,7 @@
 
     python -m uplift_mocap.addon.footage.generate BVH --out OUT.mp4 [--start-s S] [--seconds N]
         [--fps 30] [--yaw 45] [--cam-height 1.4] [--distance 6.5] [--focal-mm 35]
-        [--width 640] [--height 480] [--rig cmu_mb] [--look-seed N]
+        [--width 640] [--height 480] [--rig cmu_mb] [--look-seed N] [--body-scale 1.0]
 
 Steps: ``inference.mocap_convert.load_canonical`` (at its real rate, ``inference.bvh_fps``) -> sampled
 at ``fps`` (nearest source frame) over
@@ -10,6 +10,9 @@ at ``fps`` (nearest source frame) over
 ``inference.retarget`` onto the MakeHuman rig (rest-pose compensation A- vs T-pose, root motion scaled
 by the hip-height ratio) -> keyed with ``addon.rig_io.key_result`` -> the joints measured from the
 evaluated rig -> camera aimed at the mean pelvis -> rendered. See ``ground_truth`` for the npz.
+``body_scale`` scales the whole body (the armature object, about the origin):
+heights other than MakeHuman's own; retargeting works in world units, so the npz's ``retarget_scale``
+(performer -> rendered body hip height) includes it.
 """
 from __future__ import annotations
 
@@ -52,6 +55,7 @@ class FootageOptions:
     rig: str = "cmu_mb"
     target_height: float = 0.9        # height of the point the camera aims at, above the mean pelvis XY
     look_seed: int | None = None      # body shape and colours (``looks.sample_look``); None: the base body
+    body_scale: float = 1.0           # uniform size of the whole body (1: MakeHuman's base height)
 
 
 @dataclass
@@ -89,6 +93,8 @@ def generate_clip(options: FootageOptions) -> FootageResult:
     if o.rig not in SUPPORTED_RIGS:
         raise ValueError(f"rig {o.rig!r} not supported (its rest pose or weights do not fit the base mesh); "
                          f"use one of {SUPPORTED_RIGS}")
+    if not 0.5 <= o.body_scale <= 2.0:
+        raise ValueError(f"body_scale must be in [0.5, 2], got {o.body_scale}")
     out = Path(o.out).resolve()
     if out.suffix.lower() != ".mp4":
         raise ValueError(f"--out must end in .mp4, got {out.name}")
@@ -108,6 +114,8 @@ def generate_clip(options: FootageOptions) -> FootageResult:
     arm = makehuman.build_armature_from_rig_json(makehuman.rig_json_path(o.rig), "FootageRig", offset=lift)
     look = looks.sample_look(o.look_seed)
     body.build_body(arm, o.rig, offset=lift, look=look)
+    arm.scale = (o.body_scale,) * 3      # the root path is centred on the origin: scaled about it
+    bpy.context.view_layer.update()      # matrix_world: retargeting works in world units
     stage.add_floor(scene)
     mapping = _rig_bones(o.rig, arm)
     result = rig_io.retarget_onto(arm, local_rot, root, offsets, mapping)
@@ -129,6 +137,7 @@ def generate_clip(options: FootageOptions) -> FootageResult:
         root_translation=root, offsets=offsets, canonical_joints=canonical, camera=cam, fps=o.fps,
         source_times_s=src_times,
         extra=dict(source=str(Path(o.bvh).name), rig=o.rig, retarget_scale=result.scale,
+                   body_scale=float(o.body_scale),
                    look_seed=np.int64(-1 if o.look_seed is None else o.look_seed), look=look.describe(),
                    rig_bones=np.array([mapping[j] for j in sk.JOINT_NAMES])))
     t2 = time.perf_counter()
@@ -161,13 +170,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--target-height", type=float, default=d.target_height, help="camera aim height, m")
     p.add_argument("--look-seed", type=int, default=None,
                    help="random body shape and skin/clothing colours from this seed (default: the base body)")
+    p.add_argument("--body-scale", type=float, default=d.body_scale,
+                   help="uniform scale of the whole body, 0.5-2 (1: MakeHuman's base height)")
     return p
 
 
 def main(argv=None) -> int:
     a = _parser().parse_args(argv)
     opts = FootageOptions(a.bvh, a.out, a.start_s, a.seconds, a.fps, a.yaw, a.cam_height, a.distance, a.focal_mm,
-                          a.width, a.height, a.rig, a.target_height, a.look_seed)
+                          a.width, a.height, a.rig, a.target_height, a.look_seed, a.body_scale)
     try:
         res = generate_clip(opts)
     except (ValueError, FileNotFoundError) as exc:
