@@ -202,8 +202,9 @@ def test_keyed_mpjae_scores_the_fused_limbs():
     """With joints that show the true limb directions, aiming the limbs at them lowers the angle
     error of the limb joints only; with joints that agree with the rotations nothing changes."""
     from uplift_mocap.inference import rotations as R
+    from uplift_mocap.inference.limb_fusion import fuse_limb_directions
+    from uplift_mocap.inference.metrics import joint_angle_errors, mpjae
     from uplift_mocap.models.evaluate import keyed_mpjae
-    from uplift_mocap.inference.metrics import mpjae
 
     rng = np.random.default_rng(4)
     n, w, j = 3, 5, sk.NUM_JOINTS
@@ -214,3 +215,9 @@ def test_keyed_mpjae_scores_the_fused_limbs():
     plain = mpjae(noisy, gt)
     assert keyed_mpjae(fk(noisy), noisy, gt) == pytest.approx(plain, abs=1e-3)
     assert keyed_mpjae(fk(gt), noisy, gt) < plain - 0.3  # 8 of the 22 joints move halfway to the truth
+    fused = fuse_limb_directions(fk(gt).reshape(n * w, j, 3), noisy.reshape(n * w, j, 4), sk.REST_OFFSETS)
+    before, after = joint_angle_errors(noisy.reshape(n * w, j, 4), gt.reshape(n * w, j, 4)), \
+        joint_angle_errors(fused, gt.reshape(n * w, j, 4))
+    others = [k for k in range(j) if k not in sk.LIMB_JOINTS]
+    np.testing.assert_allclose(after[:, others], before[:, others], atol=1e-3)
+    assert after[:, list(sk.LIMB_JOINTS)].mean() < before[:, list(sk.LIMB_JOINTS)].mean()
