@@ -44,6 +44,8 @@ BONES = [(_NAME[a], _NAME[b]) for a, b in (
     ("upperarm_l", "forearm_l"), ("forearm_l", "hand_l"), ("upperarm_r", "forearm_r"), ("forearm_r", "hand_r"),
     ("thigh_l", "shin_l"), ("shin_l", "foot_l"), ("thigh_r", "shin_r"), ("shin_r", "foot_r"),
     ("thigh_r", "thigh_l"), ("upperarm_r", "upperarm_l"))]
+SEGMENT_NAMES = ("upper arm L", "forearm L", "upper arm R", "forearm R", "thigh L", "shin L", "thigh R", "shin R",
+                 "hip line", "shoulder line", "torso")   # BONES, then mid-hip -> mid-shoulder
 HIPS = [_NAME["thigh_l"], _NAME["thigh_r"]]
 SHOULDERS = [_NAME["upperarm_l"], _NAME["upperarm_r"]]
 SCORE_KEYS = ("mpjpe_mm", "pa_mpjpe_mm", "bone_deg", "accel_mm")
@@ -115,16 +117,23 @@ def centred(x: np.ndarray) -> np.ndarray:
     return x - x[:, HIPS].mean(axis=1, keepdims=True)
 
 
-def bone_angles_deg(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
-    """(T, 12, 3) x2 -> (T, B+1) angles between predicted and true segment directions (the limb
+def segment_directions(x: np.ndarray) -> np.ndarray:
+    """(T, 12, 3) -> (T, B+1, 3) unit directions of the segments of ``SEGMENT_NAMES`` (the limb
     segments and hip/shoulder lines of ``BONES``, then mid-hip -> mid-shoulder)."""
-    def segs(x):
-        v = [x[:, b] - x[:, a] for a, b in BONES]
-        v.append(x[:, SHOULDERS].mean(1) - x[:, HIPS].mean(1))
-        v = np.stack(v, axis=1)
-        return v / np.linalg.norm(v, axis=-1, keepdims=True)
-    cos = np.clip(np.sum(segs(pred) * segs(gt), axis=-1), -1.0, 1.0)
-    return np.degrees(np.arccos(cos))
+    v = [x[:, b] - x[:, a] for a, b in BONES]
+    v.append(x[:, SHOULDERS].mean(1) - x[:, HIPS].mean(1))
+    v = np.stack(v, axis=1)
+    return v / np.linalg.norm(v, axis=-1, keepdims=True)
+
+
+def angles_deg(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(..., 3) unit vectors x2 -> (...) angles between them, degrees."""
+    return np.degrees(np.arccos(np.clip(np.sum(a * b, axis=-1), -1.0, 1.0)))
+
+
+def bone_angles_deg(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
+    """(T, 12, 3) x2 -> (T, B+1) angles between predicted and true segment directions (degrees)."""
+    return angles_deg(segment_directions(pred), segment_directions(gt))
 
 
 def score(pred: np.ndarray, gt: np.ndarray) -> dict[str, float]:
@@ -141,24 +150,34 @@ def camera_points(world: np.ndarray, cam_from_world: np.ndarray) -> np.ndarray:
     return out + m[:3, 3] if m.shape == (4, 4) else out
 
 
-def evaluate_clip(video: Path, uplifter=None) -> dict:
-    """Run the pipeline on one rendered clip and score ours and MediaPipe's world landmarks."""
+def clip_joints(video: Path, uplifter=None, options=None) -> dict:
+    """Run the pipeline on one rendered clip (``options``: ``ConvertOptions``, default ones if None).
+    Returns "gt", "ours", "mediapipe": (N, 12, 3) metres, OpenCV camera axes, on the N frames where
+    MediaPipe found the person; "gt_px", "mp_px": (N, 12, 2) pixels (x right, y down), the true joints
+    projected and MediaPipe's 2D landmarks; "frames" (all frames), "detected" (fraction), "seconds"
+    (pipeline)."""
     from ..inference.detect import DetectOptions, detect_video
     from ..inference.pipeline import DEFAULT_TASK_PATH, ConvertOptions, lift_detections
 
     gt = np.load(video.with_suffix(".npz"))
     t0 = time.perf_counter()
     det = detect_video(video, DetectOptions(model_path=DEFAULT_TASK_PATH))
-    clip = lift_detections(det, ConvertOptions(), uplifter=uplifter)
+    clip = lift_detections(det, options or ConvertOptions(), uplifter=uplifter)
     seconds = time.perf_counter() - t0
     frames = np.asarray(det.frame_indices)
     ok = np.asarray(det.detected, bool) & (frames < gt["joints"].shape[0])
     gt_cam = camera_points(gt["joints"][frames[ok]][:, JOINTS], gt["cam_from_world"])
     ours_cam = camera_points(clip.joints[ok][:, JOINTS], np.asarray(clip.info["cam_from_world"]))
-    ours_cv = ours_cam @ _OURS_TO_CV.T
-    mp_world = np.asarray(det.world_landmarks)[ok][:, LANDMARKS]
-    return {"frames": int(len(frames)), "detected": float(ok.mean()), "seconds": seconds,
-            "ours": score(ours_cv, gt_cam), "mediapipe": score(mp_world, gt_cam)}
+    mp_px = np.asarray(det.landmarks, np.float64)[ok][:, LANDMARKS, :2] * [det.width, det.height]
+    return {"gt": gt_cam, "ours": ours_cam @ _OURS_TO_CV.T, "mediapipe": np.asarray(det.world_landmarks)[ok][:, LANDMARKS],
+            "gt_px": gt["joints_px"][frames[ok]][:, JOINTS, :2], "mp_px": mp_px, "frames": int(len(frames)), "detected": float(ok.mean()), "seconds": seconds}
+
+
+def evaluate_clip(video: Path, uplifter=None, options=None) -> dict:
+    """Run the pipeline on one rendered clip and score ours and MediaPipe's world landmarks."""
+    j = clip_joints(video, uplifter, options)
+    return {"frames": j["frames"], "detected": j["detected"], "seconds": j["seconds"],
+            "ours": score(j["ours"], j["gt"]), "mediapipe": score(j["mediapipe"], j["gt"])}
 
 
 def summarise(results: dict[str, dict]) -> dict:
@@ -252,5 +271,5 @@ def run(data_dir: Path = DEFAULT_DATA, out_dir: Path = DEFAULT_OUT, manifest: Pa
     return 0
 
 
-__all__ = ["MANIFEST", "LANDMARKS", "JOINTS", "BONES", "load_manifest", "check_test_split", "render", "score",
-           "bone_angles_deg", "camera_points", "evaluate_clip", "summarise", "table", "last_line", "run"]
+__all__ = ["MANIFEST", "LANDMARKS", "JOINTS", "BONES", "SEGMENT_NAMES", "load_manifest", "check_test_split", "render",
+           "score", "segment_directions", "angles_deg", "bone_angles_deg", "camera_points", "clip_joints", "evaluate_clip", "summarise", "table", "last_line", "run"]
