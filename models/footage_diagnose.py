@@ -47,12 +47,17 @@ def image_heading_deg(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return fe.angles_deg(_unit(a[..., :2]), _unit(b[..., :2]))
 
 
+def _across_view(gt: np.ndarray, min_in_plane: float) -> np.ndarray:
+    """(N, 12, 3) true joints -> (N, 8) bool: limb segments whose image-plane part exceeds ``min_in_plane``."""
+    return np.linalg.norm(fe.segment_directions(gt)[:, LIMBS, :2], axis=-1) > min_in_plane
+
+
 def depth_split(pred: np.ndarray, gt: np.ndarray, min_in_plane: float = MIN_IN_PLANE) -> dict[str, float]:
     """(N, 12, 3) x2 metres, OpenCV camera axes -> mean degrees over the limb segments whose true
     direction has an image-plane part > ``min_in_plane``: "bone" (the full 3D error), "image_heading",
     "true_depth" (pred heading, true depth component), "true_heading" (true heading, pred depth), "n"."""
     p, g = fe.segment_directions(pred)[:, LIMBS], fe.segment_directions(gt)[:, LIMBS]
-    m = np.linalg.norm(g[..., :2], axis=-1) > min_in_plane
+    m = _across_view(gt, min_in_plane)
     p, g = p[m], g[m]
     return {"bone": float(fe.angles_deg(p, g).mean()), "image_heading": float(image_heading_deg(p, g).mean()),
             "true_depth": float(fe.angles_deg(with_depth_of(p, g), g).mean()),
@@ -63,12 +68,9 @@ def detector_heading_deg(mp_px: np.ndarray, gt_px: np.ndarray, gt: np.ndarray,
                          min_in_plane: float = MIN_IN_PLANE) -> float:
     """MediaPipe 2D's image heading error of the same limb segments as ``depth_split`` (degrees):
     mp_px, gt_px (N, 12, 2) pixels; gt (N, 12, 3) the true camera-frame joints (for the selection)."""
-    g3 = fe.segment_directions(gt)[:, LIMBS]
-    m = np.linalg.norm(g3[..., :2], axis=-1) > min_in_plane
-
     def segs2d(x):
         return np.stack([x[:, b] - x[:, a] for a, b in fe.BONES[LIMBS]], axis=1)
-    return float(image_heading_deg(segs2d(mp_px), segs2d(gt_px))[m].mean())
+    return float(image_heading_deg(segs2d(mp_px), segs2d(gt_px))[_across_view(gt, min_in_plane)].mean())
 
 
 def diagnose(clips: list[dict]) -> dict:
@@ -78,8 +80,8 @@ def diagnose(clips: list[dict]) -> dict:
     out = {"frames": int(len(gt))}
     for who in ("ours", "mediapipe"):
         x = fe.centred(np.asarray(cat[who], np.float64))
-        out[who] = {"per_segment": fe.bone_angles_deg(x, gt).mean(axis=0).tolist(),
-                    "bone": float(fe.bone_angles_deg(x, gt).mean()),
+        ang = fe.bone_angles_deg(x, gt)
+        out[who] = {"per_segment": ang.mean(axis=0).tolist(), "bone": float(ang.mean()),
                     "bone_rotation_aligned": float(fe.bone_angles_deg(metrics.procrustes_align(x, gt), gt).mean()),
                     **{f"limbs_{k}": v for k, v in depth_split(x, gt).items()}}
     out["detector_2d_heading"] = detector_heading_deg(cat["mp_px"], cat["gt_px"], gt)

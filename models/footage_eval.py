@@ -170,7 +170,8 @@ def clip_joints(video: Path, uplifter=None, options=None) -> dict:
     ours_cam = camera_points(clip.joints[ok][:, JOINTS], np.asarray(clip.info["cam_from_world"]))
     mp_px = np.asarray(det.landmarks, np.float64)[ok][:, LANDMARKS, :2] * [det.width, det.height]
     return {"gt": gt_cam, "ours": ours_cam @ _OURS_TO_CV.T, "mediapipe": np.asarray(det.world_landmarks)[ok][:, LANDMARKS],
-            "gt_px": gt["joints_px"][frames[ok]][:, JOINTS, :2], "mp_px": mp_px, "frames": int(len(frames)), "detected": float(ok.mean()), "seconds": seconds}
+            "gt_px": gt["joints_px"][frames[ok]][:, JOINTS, :2], "mp_px": mp_px,
+            "frames": int(len(frames)), "detected": float(ok.mean()), "seconds": seconds}
 
 
 def evaluate_clip(video: Path, uplifter=None, options=None) -> dict:
@@ -272,4 +273,5 @@ def run(data_dir: Path = DEFAULT_DATA, out_dir: Path = DEFAULT_OUT, manifest: Pa
 
 
 __all__ = ["MANIFEST", "LANDMARKS", "JOINTS", "BONES", "SEGMENT_NAMES", "load_manifest", "check_test_split", "render",
-           "score", "segment_directions", "angles_deg", "bone_angles_deg", "camera_points", "clip_joints", "evaluate_clip", "summarise", "table", "last_line", "run"]
+           "score", "segment_directions", "angles_deg", "bone_angles_deg", "camera_points", "clip_joints", "evaluate_clip",
+           "summarise", "table", "last_line", "run"]
