@@ -37,6 +37,13 @@ from .uplifter_net import REPR_DIMS, SIZES, Uplifter, UplifterConfig, build_mode
 MODEL_VERSION = "0.5.0"
 FPS = 30.0
 BATCH_KEYS = ("kp2d", "joints", "local_rot", "offsets", "bone_lengths")
+# Training camera ranges (``SynthConfig`` overrides). "wide": cameras mounted higher and lower, more roll,
+# as in real footage (high mounts looking down at a stage or sports field, tilted phones), and partial
+# crops: a negative margin lets up to 10 % of the frame size of the body leave the image (hands, feet).
+CAMERA_PRESETS = {
+    "standard": {},
+    "wide": dict(elevation_range=(-15.0, 60.0), roll_max=10.0, span_range=(0.30, 1.05), margin=-0.10),
+}
 
 
 # --- pieces shared with tests -------------------------------------------------------------------
@@ -104,8 +111,14 @@ def score(m: dict[str, float]) -> float:
 
 
 # --- data ---------------------------------------------------------------------------------------
-def split_paths(data: Path, val_fraction: float = 0.1) -> tuple[list[Path], list[Path]]:
-    """(train, val) BVH paths: split-train.txt if present, else every BVH under data."""
+def split_paths(data: Path, val_fraction: float = 0.1,
+                more: tuple[Path, ...] = ()) -> tuple[list[Path], list[Path]]:
+    """(train, val) BVH paths: split-train.txt if present, else every BVH under data.
+
+    The validation carve-out comes from ``data`` alone, so it stays the same whatever ``more`` holds;
+    every BVH under each folder of ``more`` (training material only, e.g. ``../shared/data-more``)
+    joins the training list.
+    """
     from . import motion_library as ml
 
     split = data / "split-train.txt"
@@ -115,6 +128,11 @@ def split_paths(data: Path, val_fraction: float = 0.1) -> tuple[list[Path], list
     train, val = ml.train_val_split(paths, val_fraction=val_fraction, seed=0)
     if not val:  # too few files for a carve-out: validate on the training motions
         val = list(train)
+    for folder in more:
+        extra = ml.discover(folder)
+        if not extra:
+            raise SystemExit(f"no BVH files found under {folder}")
+        train += extra
     return train, val
 
 
@@ -177,6 +195,10 @@ def _save(path: Path, model: Uplifter, extra: dict):
 def build_arg_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m uplift_mocap.models.train", description=__doc__.split("\n")[0])
     p.add_argument("--data", type=Path, required=True, help="folder of BVH files (../shared/data)")
+    p.add_argument("--more-data", type=Path, action="append", default=[], metavar="DIR",
+                   help="more training-only BVH folders (../shared/data-more); repeatable")
+    p.add_argument("--cameras", default="standard", choices=sorted(CAMERA_PRESETS),
+                   help="training camera ranges (validation always uses the standard ones)")
     p.add_argument("--out", type=Path, required=True, help="output folder (checkpoints, train_log.jsonl)")
     p.add_argument("--minutes", type=float, help="total training time budget (resumes included)")
     p.add_argument("--steps", type=int, help="total number of optimisation steps")
@@ -249,11 +271,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"initialised from {args.init} (outputs reproduced)", flush=True)
 
     t_load = time.time()
-    train_paths, val_paths = split_paths(args.data, args.val_fraction)
+    train_paths, val_paths = split_paths(args.data, args.val_fraction, tuple(args.more_data))
     cache = args.cache_dir if args.cache_dir is not None else ml.DEFAULT_CACHE_DIR
     train_lib = ml.load_library(train_paths, fps=FPS, cache_dir=cache, workers=args.threads)
     val_lib = ml.load_library(val_paths, fps=FPS, cache_dir=cache, workers=args.threads)
-    synth = Synthesizer(train_lib, SynthConfig(window=config.window, fps=FPS, seed=args.seed))
+    synth = Synthesizer(train_lib, SynthConfig(window=config.window, fps=FPS, seed=args.seed,
+                                               **CAMERA_PRESETS[args.cameras]))
     val_synth = Synthesizer(val_lib, SynthConfig(window=config.window, fps=FPS, seed=0))
     val_noisy = to_torch(val_synth.fixed_eval_set(args.val_windows, seed=1234, noisy=True))
     val_clean = to_torch(val_synth.fixed_eval_set(args.val_windows, seed=1234, noisy=False))

@@ -278,3 +278,21 @@ def test_load_library_real_files(shared_data, tmp_path):
         assert m.num_frames > 81 and np.all(np.isfinite(m.local_rot))
     fit, val = ml.train_val_split(train, 0.1, seed=0)
     assert 0.07 * len(train) < len(val) < 0.15 * len(train) and not set(val) & set(fit)
+
+
+def test_wide_camera_preset_looks_down_steeper_and_crops():
+    pytest.importorskip("torch")  # the presets live with the training command
+    from uplift_mocap.models.train import CAMERA_PRESETS
+
+    cfg = SynthConfig(**CAMERA_PRESETS["wide"])
+    lib = tpose_library()
+    b = Synthesizer(lib, cfg).batch(256, np.random.default_rng(3), noisy=False)
+    r = R.quat_to_matrix(b["local_rot"][:, 0, 0].astype(np.float64))
+    elevation = np.degrees(np.arcsin(-r[:, 1, 2]))      # as in test_camera_rotation_and_coverage
+    assert elevation.max() > 48 and elevation.max() < 65
+    uv = b["landmarks"][..., :2]
+    outside = np.any((uv < 0.0) | (uv > 1.0), axis=-1).any(-1).any(-1)
+    assert 0.02 < outside.mean() < 0.6          # some windows cut a limb off, most do not
+    std = Synthesizer(lib, SynthConfig()).batch(256, np.random.default_rng(3), noisy=False)
+    su = std["landmarks"][..., :2]
+    assert not np.any((su < 0.0) | (su > 1.0))  # the standard cameras keep the whole body in frame

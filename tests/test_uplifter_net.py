@@ -186,3 +186,22 @@ def test_split_uses_split_train_only(tmp_path):
     (tmp_path / "split-test.txt").unlink()
     train, val = T.split_paths(tmp_path, val_fraction=0.0)
     assert len(train) == 4 and val == train
+
+
+def test_more_data_joins_training_and_keeps_validation(tmp_path):
+    pytest.importorskip("uplift_mocap.models.motion_library")
+    data, more = tmp_path / "data", tmp_path / "more"
+    for name in ("a/01_01.bvh", "a/02_01.bvh", "a/03_01.bvh", "b/04_01.bvh"):
+        (data / name).parent.mkdir(parents=True, exist_ok=True)
+        (data / name).write_text("not read\n")
+    for name in ("s1/81_01.bvh.gz", "s2/82_01.bvh"):
+        (more / name).parent.mkdir(parents=True, exist_ok=True)
+        (more / name).write_text("not read\n")
+    train0, val0 = T.split_paths(data, val_fraction=0.34)
+    train, val = T.split_paths(data, val_fraction=0.34, more=(more,))
+    assert val == val0 and train[:len(train0)] == train0
+    assert sorted(p.name for p in train[len(train0):]) == ["81_01.bvh.gz", "82_01.bvh"]
+    (more / "s1/81_01.bvh.gz").unlink()
+    (more / "s2/82_01.bvh").unlink()
+    with pytest.raises(SystemExit, match="no BVH files"):
+        T.split_paths(data, more=(more,))
