@@ -20,8 +20,8 @@ from types import SimpleNamespace
 
 import bpy
 
-from ..inference.pipeline import ConvertOptions, PipelineError
-from ..inference.rig_presets import preset_mapping
+from ..inference.pipeline.run import ConvertOptions, PipelineError
+from ..inference.retarget.presets import preset_mapping
 from . import armature as arm
 from . import compat, keying, motion_store, rig_io
 

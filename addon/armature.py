@@ -1,4 +1,4 @@
-"""The canonical armature: one bone per ``inference.skeleton`` joint, T-pose rest, clean rolls.
+"""The canonical armature: one bone per ``inference.core.skeleton`` joint, T-pose rest, clean rolls.
 
 Bones are named ``skeleton.JOINT_NAMES``; bone j runs from joint j (its head) to its primary child
 (``skeleton.PRIMARY_CHILD``) or, for leaves, to joint + ``skeleton.LEAF_TAILS`` (scaled to the body).
@@ -19,8 +19,8 @@ import bpy
 import numpy as np
 from mathutils import Matrix
 
-from ..inference import rotations as R
-from ..inference import skeleton as S
+from ..inference.core import rotations as R
+from ..inference.core import skeleton as S
 from . import compat
 
 BONE_COLLECTIONS = ("Torso", "Arms", "Legs")

@@ -7,7 +7,7 @@ leaves the session as it found it. Synchronous: no timers, no modal operators.
 
 ``blender --background --command uplift_mocap convert VIDEO... -o OUTDIR --format blend,bvh
 [--rig RIG.blend[:ARMATURE]] [--mapping PRESET]`` runs the same ``uplift`` command line as the venv
-(``cli.main``), registered with ``bpy.utils.register_cli_command``.
+(``cli.commands.main``), registered with ``bpy.utils.register_cli_command``.
 """
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ from pathlib import Path
 
 import bpy
 
-from ..inference.convert_cli import parse_rig_spec
-from ..inference.pipeline import PipelineError
+from ..cli.convert import parse_rig_spec
+from ..inference.pipeline.run import PipelineError
 from . import animate
 
 CLI_COMMAND = "uplift_mocap"
@@ -135,7 +135,7 @@ def _fps_fraction(fps: float) -> tuple[int, float]:
 
 def cli_command(argv) -> int:
     """``blender --command uplift_mocap ARGS``: the ``uplift`` command line inside Blender."""
-    from ..cli import main
+    from ..cli.commands import main
 
     try:
         return main(list(argv))

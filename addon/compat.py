@@ -1,5 +1,6 @@
 """The one Blender-version shim (Blender 4.2 LTS ... 5.2 LTS): every API that differs between the
-supported versions is reached through this module, branching on capabilities, not version numbers.
+supported versions is reached through this module, branching on capabilities (version numbers only for
+known crashes). No other module checks ``bpy.app.version``.
 
 Actions:
     4.2/4.3   ``action.fcurves.new(path, index=i, action_group=...)``, ``action.id_root``; no slots.
@@ -22,6 +23,15 @@ import numpy as np
 LAYERED_ACTIONS: bool = "slots" in bpy.types.Action.bl_rna.properties
 
 MOVIE_STRIP_TYPE = "MOVIE"
+
+# Blender 4.2 crashes at exit when a PointerProperty with a poll function was unregistered (seen with
+# bpy 4.2.23); there pickers list every object and operators reject the wrong types themselves.
+_POINTER_POLL_SAFE: bool = bpy.app.version >= (5, 0, 0)
+
+
+def pointer_poll(poll) -> dict:
+    """Keyword arguments for ``PointerProperty``: ``{"poll": poll}`` where that is safe, else none."""
+    return {"poll": poll} if _POINTER_POLL_SAFE else {}
 
 
 # --- scene ---------------------------------------------------------------------------------------

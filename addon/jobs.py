@@ -11,7 +11,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from ..inference.pipeline import Cancelled, ConvertOptions, PipelineError, convert_video
+from ..inference.pipeline.run import Cancelled, ConvertOptions, PipelineError, convert_video
 
 # Share of the whole job per pipeline stage, for one progress bar (detection dominates).
 STAGE_WEIGHTS = {"detect": 0.90, "gaps": 0.01, "lift": 0.05, "world": 0.02, "smooth": 0.02}

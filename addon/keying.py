@@ -20,8 +20,8 @@ import time
 import bpy
 import numpy as np
 
-from ..inference import rotations as R
-from ..inference import skeleton as S
+from ..inference.core import rotations as R
+from ..inference.core import skeleton as S
 from . import compat
 
 INTERPOLATIONS = {"CONSTANT": 0, "LINEAR": 1, "BEZIER": 2}  # Keyframe.interpolation enum values

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import bpy
 import numpy as np
 
-from ..inference import skeleton as S
+from ..inference.core import skeleton as S
 
 MOTION_KEY = "uplift_motion"
 _VERSION = 1

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import bpy
 
-from ..inference import skeleton as S
-from ..inference.pipeline import PipelineError, convert_video
-from ..inference.rig_presets import auto_detect
+from ..inference.core import skeleton as S
+from ..inference.pipeline.run import PipelineError, convert_video
+from ..inference.retarget.presets import auto_detect
 from . import animate, compat, jobs, motion_store, rig_io
 from .preferences import get_preferences
 

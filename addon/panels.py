@@ -1,7 +1,7 @@
 """Sidebar panels: Sequencer > Uplift (the video side) and 3D View > Uplift (the rig side)."""
 import bpy
 
-from ..inference import skeleton as S
+from ..inference.core import skeleton as S
 from . import compat, motion_store, rig_io
 from .operators import running_job
 

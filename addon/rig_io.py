@@ -11,7 +11,8 @@ import json
 
 import numpy as np
 
-from ..inference import retarget as rt
+from ..inference.retarget import presets
+from ..inference.retarget import transfer as rt
 
 UPLIFT_MAPPING_KEY = "uplift_mapping"
 _MAPPING_VERSION = 1
@@ -83,7 +84,7 @@ def mapping_for(obj) -> tuple[str, dict[str, str], float]:
     stored = load_mapping(obj)
     if stored is not None:
         return stored[0], stored[1], 1.0
-    return rt.auto_detect(*bone_parents(obj))
+    return presets.auto_detect(*bone_parents(obj))
 
 
 def retarget_onto(obj, local_rot, root_translation, offsets, mapping: dict[str, str] | None = None,
@@ -93,18 +94,6 @@ def retarget_onto(obj, local_rot, root_translation, offsets, mapping: dict[str, 
     if mapping is None:
         mapping = mapping_for(obj)[1]
     return rt.retarget(read_rig(obj), mapping, local_rot, root_translation, offsets, root_motion=root_motion)
-
-
-def apply_pose(obj, result: rt.RetargetResult, t: int) -> None:
-    """Set frame ``t`` of ``result`` as the current pose (mapped bones only; no keys)."""
-    pose = obj.pose.bones
-    for b, name in enumerate(result.names):
-        if result.mapped[b]:
-            pb = pose[name]
-            pb.rotation_mode = "QUATERNION"
-            pb.rotation_quaternion = result.rotations[t, b]
-    if result.root_bone:
-        pose[result.root_bone].location = result.root_location[t]
 
 
 def key_result(obj, result: rt.RetargetResult, action_name: str, frames=None, frame_start: float = 1.0,

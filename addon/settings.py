@@ -1,17 +1,15 @@
 """Per-scene settings of "Animate from Strip" (``scene.uplift``), shown in the Sequencer's Uplift tab."""
 import bpy
 
-from ..inference.rig_presets import PRESETS
+from ..inference.retarget.presets import PRESET_LABELS, PRESETS
+from . import compat
 from .animate import AUTO_MAPPING
-
-PRESET_LABELS = {"mixamo": "Mixamo", "cmu_mb": "CMU / MotionBuilder", "rigify": "Rigify (DEF bones)",
-                 "rigify_meta": "Rigify Metarig", "rigify_fk": "Rigify FK Controls", "ours": "Uplift Armature"}
 
 
 def preset_items():
-    """EnumProperty items: automatic first, then every preset of ``rig_presets.PRESETS``."""
+    """EnumProperty items: automatic first, then every preset of ``retarget.presets.PRESETS``."""
     items = [(AUTO_MAPPING, "Automatic", "The mapping saved on the armature, else guessed from its bone names")]
-    items += [(k, PRESET_LABELS.get(k, k), f"Bone names of the {PRESET_LABELS.get(k, k)} preset") for k in PRESETS]
+    items += [(k, PRESET_LABELS[k], f"Bone names of the {PRESET_LABELS[k]} preset") for k in PRESETS]
     return items
 
 
@@ -19,9 +17,7 @@ def _is_armature(_self, obj) -> bool:
     return obj.type == "ARMATURE"
 
 
-# Blender 4.2 crashes at exit when a PointerProperty with a poll function was unregistered (seen with
-# bpy 4.2.23); there the picker lists every object and the operator rejects non-armatures.
-_ARMATURE_POLL = {"poll": _is_armature} if bpy.app.version >= (5, 0, 0) else {}
+_ARMATURE_POLL = compat.pointer_poll(_is_armature)
 
 
 class UPLIFT_PG_settings(bpy.types.PropertyGroup):

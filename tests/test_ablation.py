@@ -1,4 +1,4 @@
-"""models/ablation.py: cells, commands and the summary table read from real training logs."""
+"""dev/training/ablation.py: cells, commands and the summary table read from real training logs."""
 from __future__ import annotations
 
 import json
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from uplift_mocap.models import ablation
+from uplift_mocap.dev.training import ablation
 
 
 def _log(d: Path, step: int, mpjpe: float, mpjae: float):
@@ -42,5 +42,5 @@ def test_train_command_matches_the_cell(tmp_path):
 
 
 def test_cells_cover_every_rotation_head_the_network_has():
-    net = pytest.importorskip("uplift_mocap.models.uplifter_net")    # torch
+    net = pytest.importorskip("uplift_mocap.dev.training.uplifter_net")    # torch
     assert set(ablation.REPRS) == set(net.REPR_DIMS)

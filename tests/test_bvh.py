@@ -1,4 +1,4 @@
-"""inference/bvh.py (reader): channel layouts, line endings, gzip, units, T-pose frames, FK,
+"""inference/mocap/bvh.py (reader): channel layouts, line endings, gzip, units, T-pose frames, FK,
 malformed files, and every staged mocap file.
 
 Rotation references are hand-written axis matrices, never the module under test.
@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from uplift_mocap.inference.bvh import BVHError, detect_units, parse_bvh, read_bvh
+from uplift_mocap.inference.mocap.bvh import BVHError, detect_units, parse_bvh, read_bvh
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

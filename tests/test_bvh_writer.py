@@ -1,4 +1,4 @@
-"""inference/bvh_writer.py: canonical motion -> BVH -> read_bvh gives back the same joints.
+"""inference/mocap/bvh_writer.py: canonical motion -> BVH -> read_bvh gives back the same joints.
 
 The reader's FK runs in the file's Y-up axes; BVH (x, y, z) -> Blender is (x, -z, y), written
 out by hand here as ``to_blender`` rather than taken from the writer.
@@ -12,9 +12,10 @@ import itertools
 import numpy as np
 import pytest
 
-from uplift_mocap.inference import rotations as R
-from uplift_mocap.inference import skeleton as S
-from uplift_mocap.inference.bvh import parse_bvh, read_bvh, write_bvh
+from uplift_mocap.inference.core import rotations as R
+from uplift_mocap.inference.core import skeleton as S
+from uplift_mocap.inference.mocap.bvh import parse_bvh, read_bvh
+from uplift_mocap.inference.mocap.bvh_writer import write_bvh
 
 ORDERS = ["".join(p) for p in itertools.permutations("XYZ")]
 

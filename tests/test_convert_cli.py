@@ -10,12 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from uplift_mocap.inference import detect  # noqa: F401  (before mediapipe: protobuf patch)
-from uplift_mocap import cli
-from uplift_mocap.inference import convert_cli as cc
-from uplift_mocap.inference import motion_clip as mc
-from uplift_mocap.inference import skeleton as S
-from uplift_mocap.inference.bvh import read_bvh
+from uplift_mocap.inference.pipeline import detect  # noqa: F401  (before mediapipe: protobuf patch)
+from uplift_mocap.cli import commands as cli
+from uplift_mocap.cli import convert as cc
+from uplift_mocap.inference.pipeline import motion_clip as mc
+from uplift_mocap.inference.core import skeleton as S
+from uplift_mocap.inference.mocap.bvh import read_bvh
 
 for _mod in ("cv2", "mediapipe", "onnxruntime"):
     if importlib.util.find_spec(_mod) is None:

@@ -1,4 +1,4 @@
-"""inference/detect.py on the shipped .task bundle, offline: a real walking person, no person, choice."""
+"""inference/pipeline/detect.py on the shipped .task bundle, offline: a real walking person, no person, choice."""
 from __future__ import annotations
 
 import hashlib
@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 # detect must be imported before mediapipe (see detect._patch_protobuf), so no importorskip here
-from uplift_mocap.inference import detect, skeleton  # noqa: E402
-from uplift_mocap.inference.detect import DetectOptions, Detections, choose_person  # noqa: E402
+from uplift_mocap.inference.pipeline import detect
+from uplift_mocap.inference.core import skeleton  # noqa: E402
+from uplift_mocap.inference.pipeline.detect import DetectOptions, Detections, choose_person  # noqa: E402
 
 for _mod in ("cv2", "mediapipe"):
     if importlib.util.find_spec(_mod) is None:
@@ -30,10 +31,10 @@ def test_landmark_order_matches_mediapipe():
 
 
 def test_build_script_reproduces_the_shipped_bundle(tmp_path):
-    from uplift_mocap.models import build_pose_task
+    from uplift_mocap.dev import build_pose_task
 
     shipped = detect.DEFAULT_MODEL
-    assert shipped.is_file(), "models/pose_landmarker_full.task missing: run models/build_pose_task.py"
+    assert shipped.is_file(), "models/pose_landmarker_full.task missing: run dev/build_pose_task.py"
     digest = build_pose_task.build(tmp_path / "rebuilt.task")
     assert (tmp_path / "rebuilt.task").read_bytes() == shipped.read_bytes()
     assert digest == hashlib.sha256(shipped.read_bytes()).hexdigest()

@@ -1,4 +1,4 @@
-"""`uplift evaluate` and `uplift bench` end to end on a tiny untrained exported model.
+"""`uplift-dev evaluate` and `uplift-dev bench` end to end on a tiny untrained exported model.
 
 No ../shared/data needed: the evaluation data is a temporary folder with the bundled sample clip
 under two "sources" and its own split-test.txt. Tests marked ``data`` use the staged mocap.
@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from uplift_mocap import cli
-from uplift_mocap.inference import skeleton as sk
+from uplift_mocap.dev import cli
+from uplift_mocap.inference.core import skeleton as sk
 
 SAMPLE = Path(__file__).resolve().parents[1] / "inference" / "samples" / "cmu_02_01_walk.bvh.gz"
 LAST_LINE = re.compile(r"^MPJPE_mm=(\S+) PA_MPJPE_mm=(\S+) MPJAE_deg=(\S+) ACCEL_mm=(\S+)$")
@@ -23,13 +23,11 @@ BENCH_KEYS = ("uplift_fps", "ik_fps", "uplift_vs_ik_ratio", "uplift_mpjae_deg", 
 
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory) -> Path:
-    """A tiny untrained uplifter (window 27) exported with models/export_onnx.py."""
+    """A tiny untrained uplifter (window 27) exported with dev/training/export_onnx.py."""
     torch = pytest.importorskip("torch")
-    try:
-        from uplift_mocap.models.export_onnx import export_model
-        from uplift_mocap.models.uplifter_net import build_model, make_config
-    except ImportError as exc:  # the export module belongs to another part of issue 3
-        pytest.skip(f"models/export_onnx.py or models/uplifter_net.py not importable: {exc}")
+    from uplift_mocap.dev.training.export_onnx import export_model
+    from uplift_mocap.dev.training.uplifter_net import build_model, make_config
+
     torch.manual_seed(0)
     path = tmp_path_factory.mktemp("model") / "tiny.onnx"
     return export_model(build_model(make_config("tiny", window=27)), path)
@@ -76,7 +74,7 @@ def test_evaluate_cli_prints_table_and_last_line(tiny_model, data_dir, capsys):
 
 
 def test_evaluate_is_deterministic_and_splits_by_source(tiny_model, data_dir):
-    from uplift_mocap.models.evaluate import evaluate
+    from uplift_mocap.dev.evaluation.evaluate import evaluate
 
     a = evaluate(data_dir, "test", tiny_model, windows=8, seed=5, cache_dir=None)
     b = evaluate(data_dir, "test", tiny_model, windows=8, seed=5, cache_dir=None)
@@ -94,10 +92,10 @@ def test_evaluate_is_deterministic_and_splits_by_source(tiny_model, data_dir):
 
 
 def test_score_windows_of_ground_truth_is_zero_and_grouped():
-    from uplift_mocap.inference.mocap_convert import load_canonical
-    from uplift_mocap.models.evaluate import score_windows
-    from uplift_mocap.models.motion_library import Motion, resample
-    from uplift_mocap.models.synth import SynthConfig, Synthesizer
+    from uplift_mocap.inference.mocap.convert import load_canonical
+    from uplift_mocap.dev.evaluation.evaluate import score_windows
+    from uplift_mocap.dev.training.motion_library import Motion, resample
+    from uplift_mocap.dev.training.synth import SynthConfig, Synthesizer
 
     m = load_canonical(SAMPLE)
     rot, root = resample(m.local_rot, m.root_translation, m.fps, 30.0)
@@ -116,6 +114,7 @@ def test_score_windows_of_ground_truth_is_zero_and_grouped():
         10.0 * (sk.NUM_JOINTS - 1) / sk.NUM_JOINTS, rel=1e-4)
 
 
+@pytest.mark.slow
 def test_bench_cli_prints_required_lines(tiny_model, capsys):
     code = cli.main(["bench", "--model", str(tiny_model), "--sample", "--frames", "120", "--ik-frames", "3"])
     out = capsys.readouterr().out
@@ -133,8 +132,9 @@ def test_bench_cli_prints_required_lines(tiny_model, capsys):
     assert float(kv["ik_residual_mm"]) < 5.0
 
 
+@pytest.mark.slow
 def test_bench_sections_can_be_appended(tiny_model, monkeypatch, capsys):
-    from uplift_mocap.models import bench
+    from uplift_mocap.dev.evaluation import bench
 
     monkeypatch.setattr(bench, "SECTIONS", list(bench.SECTIONS))
 
@@ -149,8 +149,8 @@ def test_bench_sections_can_be_appended(tiny_model, monkeypatch, capsys):
 
 
 def test_bench_clip_is_consistent():
-    from uplift_mocap.inference import rotations as R
-    from uplift_mocap.models.bench import make_clip
+    from uplift_mocap.inference.core import rotations as R
+    from uplift_mocap.dev.evaluation.bench import make_clip
 
     clip = make_clip(200, sample=True, seed=1)
     assert clip.num_frames == 200 and clip.landmarks.shape == (200, sk.NUM_LANDMARKS, 3)
@@ -166,11 +166,11 @@ def test_bench_clip_is_consistent():
 @pytest.mark.data
 def test_val_split_matches_training_carve_out(shared_data):
     pytest.importorskip("torch")
-    from uplift_mocap.models.evaluate import split_paths
-    from uplift_mocap.models.train import split_paths as train_split_paths
+    from uplift_mocap.dev.evaluation.evaluate import split_files
+    from uplift_mocap.dev.training.motion_library import train_val_files
 
-    val = split_paths(shared_data, "val")
-    train, train_val = train_split_paths(shared_data)
+    val = split_files(shared_data, "val")
+    train, train_val = train_val_files(shared_data)
     assert val == train_val and val
     assert not set(val) & set(train)
 
@@ -184,7 +184,7 @@ def test_missing_model_is_a_clear_error(tmp_path, data_dir, capsys):
 
 
 def test_height_floor_is_the_error_of_true_poses_at_the_mean_height():
-    from uplift_mocap.models.evaluate import height_floor_mm
+    from uplift_mocap.dev.evaluation.evaluate import height_floor_mm
 
     rng = np.random.default_rng(0)
     joints = rng.normal(0, 0.3, (4, 5, sk.NUM_JOINTS, 3))
@@ -201,10 +201,10 @@ def test_height_floor_is_the_error_of_true_poses_at_the_mean_height():
 def test_keyed_mpjae_scores_the_fused_limbs():
     """With joints that show the true limb directions, aiming the limbs at them lowers the angle
     error of the limb joints only; with joints that agree with the rotations nothing changes."""
-    from uplift_mocap.inference import rotations as R
-    from uplift_mocap.inference.limb_fusion import fuse_limb_directions
-    from uplift_mocap.inference.metrics import joint_angle_errors, mpjae
-    from uplift_mocap.models.evaluate import keyed_mpjae
+    from uplift_mocap.inference.core import rotations as R
+    from uplift_mocap.inference.pipeline.limb_fusion import fuse_limb_directions
+    from uplift_mocap.dev.evaluation.metrics import joint_angle_errors, mpjae
+    from uplift_mocap.dev.evaluation.evaluate import keyed_mpjae
 
     rng = np.random.default_rng(4)
     n, w, j = 3, 5, sk.NUM_JOINTS

@@ -1,4 +1,4 @@
-"""models/footage_diagnose.py: the depth / image-plane split attributes an error to the right part,
+"""dev/evaluation/footage_diagnose.py: the depth / image-plane split attributes an error to the right part,
 and the report runs end to end on the bundled sample clip and its ground truth."""
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from uplift_mocap.models import footage_diagnose as fd
-from uplift_mocap.models import footage_eval as fe
+from uplift_mocap.dev.evaluation import footage_diagnose as fd
+from uplift_mocap.dev.evaluation import footage_eval as fe
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -52,6 +52,7 @@ def test_an_image_plane_error_is_removed_by_the_true_heading():
     assert d["true_depth"] > 5.0
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(importlib.util.find_spec("mediapipe") is None, reason="mediapipe not installed")
 def test_report_on_the_sample_clip(tmp_path, capsys):
     clip = fe.clip_joints(REPO / "inference" / "samples" / "sample_walk.mp4")

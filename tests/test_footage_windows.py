@@ -1,4 +1,4 @@
-"""models/footage_windows.py on the bundled rendered sample (video + exact ground truth): targets in the
+"""dev/footage/windows.py on the bundled rendered sample (video + exact ground truth): targets in the
 uplifter's camera frame are self-consistent and agree with the image, the shipped uplifter fed with
 MediaPipe's real landmarks lands near them, windows carry the contract keys, and clip plans use only
 train-split motions."""
@@ -11,9 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from uplift_mocap.inference import rotations as R
-from uplift_mocap.inference import skeleton as sk
-from uplift_mocap.models import footage_windows as fw
+from uplift_mocap.inference.core import rotations as R
+from uplift_mocap.inference.core import skeleton as sk
+from uplift_mocap.inference.core.frames import CV_FROM_UPLIFT_CAM
+from uplift_mocap.dev.footage import windows as fw
 
 SAMPLES = Path(__file__).resolve().parents[1] / "inference" / "samples"
 needs_mp = pytest.mark.skipif(importlib.util.find_spec("mediapipe") is None, reason="mediapipe not installed")
@@ -36,12 +37,12 @@ def test_camera_targets_are_forward_kinematics_of_themselves():
 
 
 def test_targets_are_the_rendered_body_that_footage_eval_scores_against():
-    from uplift_mocap.models import footage_eval as fe
+    from uplift_mocap.dev.evaluation import footage_eval as fe
 
     gt = np.load(SAMPLES / "sample_walk.npz")
     t = fw.camera_targets(gt)
     cv = fe.camera_points(gt["joints"], gt["cam_from_world"])          # OpenCV camera frame
-    ours_in_cv = t["joints"].astype(np.float64) @ fe._OURS_TO_CV.T
+    ours_in_cv = t["joints"].astype(np.float64) @ CV_FROM_UPLIFT_CAM.T
     assert np.abs(fe.centred(ours_in_cv[:, fe.JOINTS]) - fe.centred(cv[:, fe.JOINTS])).max() < 1e-5
     # the body's own proportions, not the performer's scaled by hip height (those differ by cm)
     bones = np.linalg.norm(t["offsets"], axis=-1)
@@ -64,6 +65,7 @@ def test_body_offsets_reject_joints_that_are_not_a_skeleton():
 
 
 @needs_mp
+@pytest.mark.slow
 def test_sequence_agrees_with_the_image_and_the_shipped_model(folder):
     seq = fw.footage_sequence(folder / "sample_walk.mp4")
     assert (folder / "sample_walk.det.npz").is_file()               # detections cached
@@ -75,8 +77,8 @@ def test_sequence_agrees_with_the_image_and_the_shipped_model(folder):
     tgt = (j[:, sk.JOINT_INDEX["thigh_l"]] - j[:, sk.JOINT_INDEX["thigh_r"]])[:, [0, 2]]
     cos = np.sum(img * tgt, -1) / (np.linalg.norm(img, axis=-1) * np.linalg.norm(tgt, axis=-1))
     assert np.median(cos) > 0.9
-    from uplift_mocap.inference.normalize import normalize_landmarks
-    from uplift_mocap.inference.uplifter import Uplifter
+    from uplift_mocap.inference.core.normalize import normalize_landmarks
+    from uplift_mocap.inference.pipeline.uplifter import Uplifter
 
     pred = Uplifter().lift(normalize_landmarks(lm, seq["width"], seq["height"]))
     err = np.linalg.norm(pred.joints - j, axis=-1).mean() * 1000
@@ -95,12 +97,12 @@ def test_windows_have_the_contract_keys(folder):
 
 
 def test_train_clip_plan_never_uses_the_test_split_or_the_validation_motions(shared_data):
-    train_mod = pytest.importorskip("uplift_mocap.models.train")    # torch
+    from uplift_mocap.dev.training import motion_library as ml
     plan = fw.train_clip_plan(shared_data, 12, seconds=4.0, seed=1)
     test = set((shared_data / "split-test.txt").read_text().split())
     train = set((shared_data / "split-train.txt").read_text().split())
     root = shared_data.resolve()
-    val = {str(p.resolve().relative_to(root)) for p in train_mod.split_paths(shared_data, 0.1)[1]}
+    val = {str(p.resolve().relative_to(root)) for p in ml.train_val_files(shared_data, 0.1)[1]}
     assert len(plan) == 12 and all(c["bvh"] in train and c["bvh"] not in test | val for c in plan)
     assert plan == fw.train_clip_plan(shared_data, 12, seconds=4.0, seed=1)
     # body sizes come from their own stream: the motions and cameras stay those of the seed
@@ -112,7 +114,7 @@ def test_train_clip_plan_never_uses_the_test_split_or_the_validation_motions(sha
 
 @needs_mp
 def test_training_batches_take_a_share_of_real_windows(folder):
-    train = pytest.importorskip("uplift_mocap.models.train")    # torch
+    train = pytest.importorskip("uplift_mocap.dev.training.train")    # torch
     windows = fw.FootageWindows(folder, window=81)
     rng = np.random.default_rng(3)
     synth = {k: np.zeros(s, np.float32) for k, s in (("kp2d", (8, 81, 33, 3)), ("joints", (8, 81, 22, 3)),
@@ -127,7 +129,7 @@ def test_training_batches_take_a_share_of_real_windows(folder):
 
 @needs_mp
 def test_train_selects_on_footage_validation(three_accad_files, folder, tmp_path):
-    train = pytest.importorskip("uplift_mocap.models.train")    # torch
+    train = pytest.importorskip("uplift_mocap.dev.training.train")    # torch
     import json
 
     data = three_accad_files

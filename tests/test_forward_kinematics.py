@@ -1,11 +1,11 @@
-"""inference.rotations.forward_kinematics against a naive loop and hand-computed poses."""
+"""inference.core.rotations.forward_kinematics against a naive loop and hand-computed poses."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from uplift_mocap.inference import rotations as R
-from uplift_mocap.inference import skeleton as S
+from uplift_mocap.inference.core import rotations as R
+from uplift_mocap.inference.core import skeleton as S
 
 J = S.NUM_JOINTS
 

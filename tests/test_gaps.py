@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from uplift_mocap.inference import skeleton as sk
-from uplift_mocap.inference.gaps import fill_gaps, find_gaps
+from uplift_mocap.inference.core import skeleton as sk
+from uplift_mocap.inference.pipeline.gaps import fill_gaps, find_gaps
 
 
 def moving_landmarks(times: np.ndarray) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""models/ik_baseline.py: per-frame L-BFGS IK recovers joint positions and bone directions."""
+"""dev/evaluation/ik_baseline.py: per-frame L-BFGS IK recovers joint positions and bone directions."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,10 +6,10 @@ import pytest
 
 pytest.importorskip("torch")
 
-from uplift_mocap.inference import metrics as M
-from uplift_mocap.inference import rotations as R
-from uplift_mocap.inference import skeleton as sk
-from uplift_mocap.models.ik_baseline import IKConfig, solve_ik, swing_init
+from uplift_mocap.dev.evaluation import metrics as M
+from uplift_mocap.inference.core import rotations as R
+from uplift_mocap.inference.core import skeleton as sk
+from uplift_mocap.dev.evaluation.ik_baseline import IKConfig, solve_ik, swing_init
 
 J = sk.NUM_JOINTS
 

@@ -1,12 +1,12 @@
-"""inference/limb_fusion.py: limb segments aimed between the rotation and the joints heads."""
+"""inference/pipeline/limb_fusion.py: limb segments aimed between the rotation and the joints heads."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from uplift_mocap.inference import rotations as R
-from uplift_mocap.inference import skeleton as sk
-from uplift_mocap.inference.limb_fusion import fuse_limb_directions
+from uplift_mocap.inference.core import rotations as R
+from uplift_mocap.inference.core import skeleton as sk
+from uplift_mocap.inference.pipeline.limb_fusion import fuse_limb_directions
 
 P = sk.PARENTS
 

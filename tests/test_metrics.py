@@ -1,12 +1,12 @@
-"""inference/metrics.py against hand-computed values."""
+"""dev/evaluation/metrics.py against hand-computed values."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from uplift_mocap.inference import metrics as M
-from uplift_mocap.inference import rotations as R
-from uplift_mocap.inference import skeleton as sk
+from uplift_mocap.dev.evaluation import metrics as M
+from uplift_mocap.inference.core import rotations as R
+from uplift_mocap.inference.core import skeleton as sk
 
 J = sk.NUM_JOINTS
 

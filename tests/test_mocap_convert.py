@@ -7,14 +7,14 @@ import io
 import numpy as np
 import pytest
 
-from uplift_mocap.inference import skeleton as sk
-from uplift_mocap.inference.bvh import read_bvh, write_bvh
-from uplift_mocap.inference.datacheck import run as data_check
-from uplift_mocap.inference.demo import SAMPLE
-from uplift_mocap.inference.mocap_convert import bone_direction_errors, convert_bvh, load_canonical
-from uplift_mocap.inference.mocap_families import FAMILIES, detect_family
-from uplift_mocap.inference.rotations import (axis_angle_to_quat, quat_angle, quat_apply,
-                                              quat_to_axis_angle)
+from uplift_mocap.inference.core import skeleton as sk
+from uplift_mocap.inference.mocap.bvh import read_bvh
+from uplift_mocap.inference.mocap.bvh_writer import write_bvh
+from uplift_mocap.cli.datacheck import run as data_check
+from uplift_mocap.cli.demo import SAMPLE
+from uplift_mocap.inference.mocap.convert import bone_direction_errors, convert_bvh, load_canonical
+from uplift_mocap.inference.mocap.families import FAMILIES, detect_family
+from uplift_mocap.inference.core.rotations import axis_angle_to_quat, quat_angle, quat_apply, quat_to_axis_angle
 
 
 def smooth_motion(t_len: int, seed: int = 0, amp: float = 0.6):
@@ -122,6 +122,7 @@ def test_data_check_reports_failures(tmp_path):
     assert text.strip().splitlines()[-1].startswith("FILES_OK=2 FILES_FAILED=1 MEAN_DIR_ERR_DEG=")
 
 
+@pytest.mark.slow
 @pytest.mark.data
 def test_data_check_on_all_staged_mocap(shared_data):
     out = io.StringIO()

@@ -1,4 +1,4 @@
-"""inference/motion_clip.py: MotionClip writers (npz exact, JSON readable, dense BVH) and the registry."""
+"""inference/pipeline/motion_clip.py: MotionClip writers (npz exact, JSON readable, dense BVH) and the registry."""
 from __future__ import annotations
 
 import json
@@ -6,11 +6,11 @@ import json
 import numpy as np
 import pytest
 
-from uplift_mocap.inference import motion_clip as mc
-from uplift_mocap.inference import rotations as R
-from uplift_mocap.inference import skeleton as S
-from uplift_mocap.inference.bvh import read_bvh
-from uplift_mocap.inference.motion_clip import MotionClip
+from uplift_mocap.inference.pipeline import motion_clip as mc
+from uplift_mocap.inference.core import rotations as R
+from uplift_mocap.inference.core import skeleton as S
+from uplift_mocap.inference.mocap.bvh import read_bvh
+from uplift_mocap.inference.pipeline.motion_clip import MotionClip
 
 
 def _to_blender(v: np.ndarray) -> np.ndarray:
@@ -105,7 +105,7 @@ def test_json_is_readable_and_matches(tmp_path):
 def test_bvh_reads_back_with_the_same_rotations(tmp_path):
     clip = make_clip(30)
     path = tmp_path / "clip.bvh"
-    mc.write_bvh(clip, path)
+    mc.write_clip_bvh(clip, path)
     bvh = read_bvh(path, drop_tpose=False)
     assert bvh.names == list(S.JOINT_NAMES) and bvh.num_frames == 30 and bvh.fps == pytest.approx(25.0)
     local = _mat_to_blender(bvh.local_rotations())
@@ -123,7 +123,7 @@ def test_bvh_is_dense_when_frames_are_unkeyed(tmp_path):
     clip.local_rot[~keyed] = np.nan  # whatever unkeyed frames hold, the writer does not use it
     clip.root_translation[~keyed] = np.nan
     path = tmp_path / "gappy.bvh"
-    mc.write_bvh(clip, path)
+    mc.write_clip_bvh(clip, path)
     bvh = read_bvh(path, drop_tpose=False)
     assert bvh.num_frames == 30 and np.all(np.isfinite(bvh.motion))
     local = R.matrix_to_quat(_mat_to_blender(bvh.local_rotations()))
@@ -147,7 +147,7 @@ def test_bvh_without_any_key_is_refused(tmp_path):
     clip = make_clip(5)
     clip.keyed[:] = False
     with pytest.raises(ValueError, match="no keyed frames"):
-        mc.write_bvh(clip, tmp_path / "none.bvh")
+        mc.write_clip_bvh(clip, tmp_path / "none.bvh")
 
 
 def test_write_clip_and_format_registry(tmp_path, monkeypatch):
@@ -163,7 +163,7 @@ def test_write_clip_and_format_registry(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="cannot tell the output format"):
         mc.format_for_path("clip.fbx")
     # a front end adds its own format, resolved lazily from "module:function" with per-format options
-    lazy = mc.Writer("bvhcm", ".cm.bvh", "uplift_mocap.inference.motion_clip:write_bvh")
+    lazy = mc.Writer("bvhcm", ".cm.bvh", "uplift_mocap.inference.pipeline.motion_clip:write_clip_bvh")
     monkeypatch.setitem(mc.WRITERS, "bvhcm", lazy)
     (out,) = mc.write_clip(clip, tmp_path, "walk", ["bvhcm"], options={"bvhcm": {"units": "cm"}})
     assert out.name == "walk.cm.bvh" and mc.format_for_path(out) == "bvhcm"

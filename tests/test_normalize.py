@@ -1,4 +1,4 @@
-"""inference.normalize: the network input normalisation shared by training and run time."""
+"""inference.core.normalize: the network input normalisation shared by training and run time."""
 from __future__ import annotations
 
 import warnings
@@ -6,8 +6,8 @@ import warnings
 import numpy as np
 import pytest
 
-from uplift_mocap.inference import skeleton as sk
-from uplift_mocap.inference.normalize import LIMB_LANDMARKS, NORMALISATION_ID, normalize_landmarks
+from uplift_mocap.inference.core import skeleton as sk
+from uplift_mocap.inference.core.normalize import LIMB_LANDMARKS, NORMALISATION_ID, normalize_landmarks
 
 L = sk.NUM_LANDMARKS
 HIPS = [sk.MP_INDEX["left_hip"], sk.MP_INDEX["right_hip"]]

@@ -1,4 +1,4 @@
-"""models/export_onnx.py: ONNX Runtime matches torch (<= 1e-4) for every output at two time
+"""dev/training/export_onnx.py: ONNX Runtime matches torch (<= 1e-4) for every output at two time
 lengths and batch sizes, metadata per the contract, 9D without SVD, checkpoint -> CLI export."""
 from __future__ import annotations
 
@@ -9,14 +9,14 @@ torch = pytest.importorskip("torch")
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 
-from uplift_mocap.inference import skeleton as sk  # noqa: E402
-from uplift_mocap.models import export_onnx as E  # noqa: E402
-from uplift_mocap.models import uplifter_net as U  # noqa: E402
+from uplift_mocap.inference.core import skeleton as sk  # noqa: E402
+from uplift_mocap.dev.training import export_onnx as E  # noqa: E402
+from uplift_mocap.dev.training import uplifter_net as U  # noqa: E402
 
 
-def _tiny(repr_: str, head_scale: float = 40.0) -> U.Uplifter:
+def _tiny(repr_: str, head_scale: float = 40.0) -> U.UplifterNet:
     torch.manual_seed(1)
-    model = U.Uplifter(U.make_config("tiny", rotation_repr=repr_, window=27))
+    model = U.UplifterNet(U.make_config("tiny", rotation_repr=repr_, window=27))
     with torch.no_grad():  # move the outputs well away from the rest-pose initialisation
         for head in (model.head_joints, model.head_rot, model.head_bones):
             head.weight.mul_(head_scale)
@@ -55,7 +55,7 @@ def test_onnx_matches_torch_with_dynamic_batch_and_time(exported):
 
 
 def test_metadata_and_size(exported):
-    from uplift_mocap.inference.normalize import NORMALISATION_ID  # noqa: F401  (module exists)
+    from uplift_mocap.inference.core.normalize import NORMALISATION_ID  # noqa: F401  (module exists)
 
     _, path = exported
     meta = {p.key: p.value for p in onnx.load(str(path)).metadata_props}
@@ -88,7 +88,7 @@ def test_export_from_checkpoint_cli(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "max abs diff" in text and out.is_file()
     meta = {p.key: p.value for p in onnx.load(str(out)).metadata_props}
-    from uplift_mocap.inference.normalize import NORMALISATION_ID
+    from uplift_mocap.inference.core.normalize import NORMALISATION_ID
     assert meta["uplift.normalisation"] == NORMALISATION_ID
     assert "mpjpe_mm" in meta["uplift.metrics"] and meta["uplift.model_version"] == "0.1.0"
     assert E.main([str(ckpt), str(out), "--model-version", "1.2.3"]) == 0
@@ -96,7 +96,7 @@ def test_export_from_checkpoint_cli(tmp_path, capsys):
 
 
 def test_warm_start_recovers_the_exported_weights(tmp_path):
-    from uplift_mocap.models import warm_start as W
+    from uplift_mocap.dev.training import warm_start as W
 
     model = _tiny("6d")
     with torch.no_grad():  # like a trained model: no two parameters equal (the exporter merges equal ones)
@@ -117,7 +117,7 @@ def test_warm_start_recovers_the_exported_weights(tmp_path):
 
 
 def test_warm_start_rejects_a_model_of_another_shape(exported):
-    from uplift_mocap.models import warm_start as W
+    from uplift_mocap.dev.training import warm_start as W
 
     _, path = exported
     other = U.build_model(U.make_config("small", window=9))

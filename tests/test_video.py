@@ -1,4 +1,4 @@
-"""inference/video.py: probing, codecs/containers, rotation, VFR timestamps, ranges, errors, memory."""
+"""inference/pipeline/video.py: probing, codecs/containers, rotation, VFR timestamps, ranges, errors, memory."""
 from __future__ import annotations
 
 import importlib.util
@@ -11,8 +11,8 @@ import pytest
 
 cv2 = pytest.importorskip("cv2")
 
-from uplift_mocap.inference import video  # noqa: E402
-from uplift_mocap.inference.video import VideoError  # noqa: E402
+from uplift_mocap.inference.pipeline import video  # noqa: E402
+from uplift_mocap.inference.pipeline.video import VideoError  # noqa: E402
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 _spec = importlib.util.spec_from_file_location("make_video_fixtures", FIXTURES / "make_video_fixtures.py")

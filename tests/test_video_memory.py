@@ -1,4 +1,4 @@
-"""Streaming a long video through inference.video.iter_frames keeps memory bounded (no per-frame growth)."""
+"""Streaming a long video through inference.pipeline.video.iter_frames keeps memory bounded (no per-frame growth)."""
 from __future__ import annotations
 
 import os
@@ -10,7 +10,7 @@ import pytest
 
 cv2 = pytest.importorskip("cv2")
 
-from uplift_mocap.inference import video  # noqa: E402
+from uplift_mocap.inference.pipeline import video  # noqa: E402
 
 W, H, N, FPS = 96, 64, 4000, 50.0
 FRAME_BYTES = W * H * 3

@@ -6,12 +6,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from uplift_mocap.inference import rotations as R
-from uplift_mocap.inference import skeleton as sk
-from uplift_mocap.inference.mocap_convert import load_canonical
-from uplift_mocap.inference.world_motion import (DEFAULT_FOCAL_MM, WorldOptions, focal_length_px, foot_sliding,
-                                                 solve_world, world_from_cam)
-from uplift_mocap.models.synth import camera_rotation
+from uplift_mocap.inference.core import rotations as R
+from uplift_mocap.inference.core import skeleton as sk
+from uplift_mocap.inference.mocap.convert import load_canonical
+from uplift_mocap.inference.pipeline.world_motion import (DEFAULT_FOCAL_MM, WorldOptions, focal_length_px, foot_sliding, solve_world, world_from_cam)
+from uplift_mocap.dev.training.synth import camera_rotation
 
 SAMPLE = Path(__file__).resolve().parents[1] / "inference" / "samples" / "cmu_02_01_walk.bvh.gz"
 W, H = 1920, 1080

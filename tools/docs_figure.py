@@ -4,7 +4,7 @@ motion Uplift made from it, keyed onto a MakeHuman body and rendered headless (W
     .venv/bin/python tools/docs_figure.py [--out docs/images/sample_keyed.jpg] [--frames 30,75,120]
 
 Steps: ``pipeline.convert_video`` on ``inference/samples/sample_walk.mp4`` -> BVH -> the footage
-generator (``addon/footage/generate.py``, the sample's own camera: yaw 45, distance 8 m, 55 mm) ->
+generator (``dev/footage/render/generate.py``, the sample's own camera: yaw 45, distance 8 m, 55 mm) ->
 the chosen frames of both videos side by side (top: video, bottom: our motion) in one JPEG.
 """
 from __future__ import annotations
@@ -50,7 +50,7 @@ def main(argv=None) -> int:
         subprocess.run([sys.executable, "-m", "uplift_mocap.cli", "convert", str(SAMPLE), "-o", str(tmp),
                         "--format", "bvh", "-q"], check=True)
         render = tmp / "keyed.mp4"
-        subprocess.run([sys.executable, "-m", "uplift_mocap.addon.footage.generate", str(tmp / "sample_walk.bvh"),
+        subprocess.run([sys.executable, "-m", "uplift_mocap.dev.footage.render.generate", str(tmp / "sample_walk.bvh"),
                         "--out", str(render), "--yaw", "45", "--distance", "8", "--focal-mm", "55",
                         "--cam-height", "1.4"], check=True)
         top, bottom = frames_of(SAMPLE, wanted), frames_of(render, wanted)

@@ -14,7 +14,7 @@ import sys
 
 import pytest
 
-from uplift_mocap.inference import skeleton as S
+from uplift_mocap.inference.core import skeleton as S
 
 pytestmark = [
     pytest.mark.bpy,
@@ -31,8 +31,8 @@ import numpy as np
 import bpy
 import uplift_mocap
 from uplift_mocap.addon import batch, compat, jobs, motion_store, operators, rig_io
-from uplift_mocap.addon.footage.makehuman import build_armature_from_rig_json, rig_json_path
-from uplift_mocap.inference.pipeline import ConvertOptions
+from uplift_mocap.dev.footage.render.makehuman import build_armature_from_rig_json, rig_json_path
+from uplift_mocap.inference.pipeline.run import ConvertOptions
 
 video, blend_rig, corrupt, outdir = sys.argv[1:5]
 STRIP_START, RANGE = int(sys.argv[5]), tuple(json.loads(sys.argv[6]))
@@ -176,7 +176,7 @@ print("RESULT " + json.dumps(res))
 
 MAKE_RIG = r'''
 import sys, bpy
-from uplift_mocap.addon.footage.makehuman import build_armature_from_rig_json, rig_json_path
+from uplift_mocap.dev.footage.render.makehuman import build_armature_from_rig_json, rig_json_path
 bpy.ops.wm.read_factory_settings(use_empty=True)
 build_armature_from_rig_json(rig_json_path("mixamo"), "MH_mixamo")
 bpy.ops.wm.save_as_mainfile(filepath=sys.argv[1])

@@ -8,8 +8,8 @@ import json
 import numpy as np
 import pytest
 
-from uplift_mocap.inference import rotations as R
-from uplift_mocap.inference import skeleton as S
+from uplift_mocap.inference.core import rotations as R
+from uplift_mocap.inference.core import skeleton as S
 
 pytestmark = [
     pytest.mark.bpy,
@@ -22,7 +22,7 @@ SCRIPT = r'''
 import json
 import numpy as np
 import bpy
-from uplift_mocap.inference import skeleton as S
+from uplift_mocap.inference.core import skeleton as S
 from uplift_mocap.addon import armature, keying
 
 bpy.ops.wm.read_factory_settings(use_empty=True)

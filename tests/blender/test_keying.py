@@ -12,9 +12,9 @@ import json
 import numpy as np
 import pytest
 
-from uplift_mocap.inference import rotations as R
-from uplift_mocap.inference import skeleton as S
-from uplift_mocap.inference.mocap_convert import load_canonical
+from uplift_mocap.inference.core import rotations as R
+from uplift_mocap.inference.core import skeleton as S
+from uplift_mocap.inference.mocap.convert import load_canonical
 
 pytestmark = [
     pytest.mark.bpy,
@@ -31,8 +31,8 @@ import json
 from types import SimpleNamespace
 import numpy as np
 import bpy
-from uplift_mocap.inference import skeleton as S
-from uplift_mocap.inference.mocap_convert import load_canonical
+from uplift_mocap.inference.core import skeleton as S
+from uplift_mocap.inference.mocap.convert import load_canonical
 from uplift_mocap.addon import armature, compat, keying
 
 a = json.loads(ARGS)

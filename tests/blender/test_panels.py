@@ -20,8 +20,8 @@ import json, sys, types
 import bpy
 import uplift_mocap
 from uplift_mocap.addon import compat, jobs, operators, panels
-from uplift_mocap.addon.footage.makehuman import build_armature_from_rig_json, rig_json_path
-from uplift_mocap.inference.pipeline import ConvertOptions
+from uplift_mocap.dev.footage.render.makehuman import build_armature_from_rig_json, rig_json_path
+from uplift_mocap.inference.pipeline.run import ConvertOptions
 
 video = sys.argv[1]
 uplift_mocap.register()

@@ -1,0 +1,387 @@
+"""``uplift convert`` (videos -> motion files) and ``uplift lift`` (landmarks .npz -> motion file).
+
+Each video is converted on its own: a failure prints one line ``error: VIDEO: reason`` on stderr
+and the others still run. Progress (one bar per stage) goes to stderr when it is a terminal;
+a summary per video and a total go to stdout.
+
+Exit codes: 0 all written; 3 a video or landmarks file is missing or unreadable; 4 no person found;
+5 output not writable; 6 bad options / unknown format; 1 any other failure or a mix of the above;
+130 interrupted.
+
+Extending (e.g. the Blender add-on's ``--format blend --rig RIG.blend[:ARMATURE]``): register the
+writer with ``motion_clip.register_writer("blend", ".blend", "module:function")``, add its
+arguments with an ``@argument_hook`` function ``add(parser)`` and turn the parsed arguments into
+its writer options with ``FORMAT_OPTIONS["blend"] = lambda args: {"rig": args.rig}``.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, TextIO
+
+EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_NO_PERSON, EXIT_OUTPUT, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 3, 4, 5, 6, 130
+
+ARGUMENT_HOOKS: list[Callable[[argparse.ArgumentParser], None]] = []
+FORMAT_OPTIONS: dict[str, Callable[[argparse.Namespace], dict]] = {}
+
+
+def argument_hook(add: Callable[[argparse.ArgumentParser], None]):
+    """Decorator: ``add(parser)`` adds extra arguments to ``uplift convert`` and ``uplift lift``."""
+    ARGUMENT_HOOKS.append(add)
+    return add
+
+
+# --- arguments ------------------------------------------------------------------------------------
+def _positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        v = 0
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return v
+
+
+def _fraction(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        v = -1.0
+    if not 0.0 <= v <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, got {text!r}")
+    return v
+
+
+def add_processing_arguments(p: argparse.ArgumentParser, video: bool = True) -> None:
+    """The options shared by convert and lift (range options only for video)."""
+    if video:
+        p.add_argument("--start", type=float, default=0.0, metavar="S", help="start time in seconds (default 0)")
+        p.add_argument("--end", type=float, default=None, metavar="S", help="end time in seconds (default: the end)")
+        p.add_argument("--stride", type=_positive_int, default=1, metavar="N", help="use every N-th frame (default 1)")
+    p.add_argument("--smoothing", type=_fraction, default=0.5, metavar="X",
+                   help="temporal smoothing, 0 = off .. 1 = strongest (default 0.5)")
+    p.add_argument("--in-place", action="store_true", help="keep the character in place (vertical motion only)")
+    p.add_argument("--focal-mm", type=float, default=None, metavar="F",
+                   help="35 mm-equivalent focal length of the camera (default: estimated)")
+    p.add_argument("--provider", default=None, metavar="P",
+                   help="ONNX Runtime provider, e.g. cpu, cuda, CoreMLExecutionProvider (default: automatic)")
+    p.add_argument("--model", type=Path, default=None, metavar="PATH", help="uplifter .onnx (default: shipped)")
+    for add in ARGUMENT_HOOKS:
+        add(p)
+
+
+def add_convert_parser(subparsers) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "convert", help="convert videos of a person to motion files (BVH, npz, JSON)",
+        description="Detect the person in each VIDEO, lift to 3D skeletal motion and write OUTDIR/<name>.<format>.",
+        epilog="exit codes: 0 ok, 3 missing/unreadable video, 4 no person found, 5 output not writable, "
+               "6 bad options, 1 other or mixed failures")
+    p.add_argument("videos", nargs="+", type=Path, metavar="VIDEO", help="video files")
+    p.add_argument("-o", "--out", type=Path, required=True, metavar="OUTDIR", help="output folder (created)")
+    p.add_argument("--format", default="bvh", metavar="LIST",
+                   help="comma-separated formats: bvh,npz,json, and blend with Blender or the bpy module (default bvh)")
+    add_processing_arguments(p, video=True)
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    p.add_argument("-v", "--verbose", action="store_true", help="keep MediaPipe's own log lines on stderr")
+    return p
+
+
+def add_lift_parser(subparsers) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "lift", help="lift saved 2D landmarks (.npz from detection) to a motion file",
+        description="Read a Detections .npz (2D landmarks of one person) and write a motion file; the format "
+                    "comes from OUT's extension (.npz, .json, .bvh) unless --format is given.")
+    p.add_argument("landmarks", type=Path, metavar="LANDMARKS.npz")
+    p.add_argument("-o", "--out", type=Path, required=True, metavar="OUT", help="output file")
+    p.add_argument("--format", default=None, metavar="NAME", help="output format (default: from OUT's extension)")
+    add_processing_arguments(p, video=False)
+    return p
+
+
+def convert_options(args: argparse.Namespace):
+    from ..inference.pipeline.run import ConvertOptions
+
+    return ConvertOptions(start_s=getattr(args, "start", 0.0), end_s=getattr(args, "end", None),
+                          stride=getattr(args, "stride", 1), smoothing=args.smoothing, in_place=args.in_place,
+                          focal_mm=args.focal_mm, provider=args.provider, model_path=args.model)
+
+
+def parse_rig_spec(spec: str) -> tuple[Path, str | None]:
+    """``RIG.blend[:ARMATURE]`` -> (path, armature name or None); a Windows drive letter's colon is kept."""
+    head, sep, tail = str(spec).rpartition(":")
+    if sep and head.lower().endswith(".blend") and tail and not any(c in tail for c in "/\\"):
+        return Path(head), tail
+    return Path(spec), None
+
+
+def writer_options(args: argparse.Namespace, formats: list[str]) -> dict[str, dict]:
+    return {f: FORMAT_OPTIONS[f](args) for f in formats if f in FORMAT_OPTIONS}
+
+
+# --- progress and summaries -----------------------------------------------------------------------
+class ProgressBar:
+    """One text bar per stage on ``stream``: ``  detect  [#######.......]  45/75``; nothing when
+    the stream is not a terminal (or ``enabled`` is False)."""
+
+    def __init__(self, stream: TextIO | None = None, enabled: bool | None = None, width: int = 30):
+        stream = stream or sys.stderr
+        self.stream = stream
+        self.enabled = stream.isatty() if enabled is None else enabled
+        self.width = width
+        self.stage: str | None = None
+        self._last = 0.0
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        final = total > 0 and done >= total
+        if stage == self.stage and not final and now - self._last < 0.1:
+            return
+        if stage != self.stage and self.stage is not None:
+            self.stream.write("\n")
+        self.stage, self._last = stage, now
+        frac = min(done / total, 1.0) if total > 0 else 0.0
+        fill = int(round(frac * self.width))
+        count = f"{done}/{total}" if total > 1 else ("done" if final else "...")
+        self.stream.write(f"\r  {stage:<7} [{'#' * fill}{'.' * (self.width - fill)}] {count:>11}")
+        self.stream.flush()
+
+    def finish(self) -> None:
+        if self.enabled and self.stage is not None:
+            self.stream.write("\n")
+            self.stream.flush()
+        self.stage = None
+
+
+def timing_line(timings: dict[str, float]) -> str:
+    order = ["load", "read", "detect", "gaps", "lift", "world", "smooth", "write"]
+    keys = [k for k in order if k in timings] + [k for k in timings if k not in order and k != "total"]
+    parts = ", ".join(f"{k} {timings[k]:.2f}" for k in keys)
+    return f"{parts}; total {timings.get('total', sum(timings[k] for k in keys)):.2f} s"
+
+
+def clip_summary(name: str, clip, paths: list[Path], indent: str = "  ") -> str:
+    """A few lines about a converted clip: frames, detection, gaps, body, jitter, stage times, files."""
+    info = clip.info
+    gaps = info.get("gaps", [])
+    unkeyed = sum(g["frames"] for g in gaps if not g["filled"])
+    lines = [f"{name}: {clip.num_frames} frames at {clip.fps:.4g} fps ({clip.duration_s:.2f} s), "
+             f"person in {100 * info.get('detected_fraction', 0.0):.1f}% of frames, "
+             f"{len(gaps)} gap{'s' if len(gaps) != 1 else ''} ({unkeyed} frames left unkeyed), "
+             f"body height {info.get('body_height_m', float('nan')):.2f} m",
+             f"{indent}jitter   rotations {info.get('jitter_rot_deg_before', float('nan')):.2f} -> "
+             f"{info.get('jitter_rot_deg_after', float('nan')):.2f} deg, joints "
+             f"{info.get('jitter_pos_mm_before', float('nan')):.1f} -> "
+             f"{info.get('jitter_pos_mm_after', float('nan')):.1f} mm (mean acceleration)",
+             f"{indent}time     {timing_line(clip.timings)}"]
+    lines += [f"{indent}wrote    {p}" for p in paths]
+    return "\n".join(lines)
+
+
+@contextlib.contextmanager
+def native_logs_silenced(enabled: bool = True):
+    """Send file descriptor 2 to /dev/null (MediaPipe/TFLite C++ log lines) and yield a text stream
+    on the real stderr for our own messages; a no-op (yielding sys.stderr) when ``enabled`` is False
+    or sys.stderr is not the process' own (e.g. captured by a test)."""
+    if not enabled or sys.stderr is not sys.__stderr__:
+        yield sys.stderr
+        return
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):
+        yield sys.stderr
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    os.close(devnull)
+    stream = os.fdopen(os.dup(saved), "w", buffering=1)
+    try:
+        yield stream
+    finally:
+        stream.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        stream.close()
+
+
+# --- running --------------------------------------------------------------------------------------
+@dataclass
+class _Tally:
+    ok: list[str] = field(default_factory=list)
+    failed: list[tuple[str, int]] = field(default_factory=list)
+
+    def code(self) -> int:
+        codes = {c for _, c in self.failed}
+        return EXIT_OK if not codes else (codes.pop() if len(codes) == 1 else EXIT_FAILED)
+
+
+def _error(name, message: str, err: TextIO) -> None:
+    print(f"error: {name}: {message}" if name else f"error: {message}", file=err)
+
+
+def _exit_code(exc: BaseException) -> int:
+    from ..inference.pipeline.run import NoPersonError
+    from ..inference.pipeline.video import VideoError
+
+    if isinstance(exc, NoPersonError):
+        return EXIT_NO_PERSON
+    cause = exc.__cause__
+    if isinstance(cause, VideoError) or "no such file" in str(exc):
+        return EXIT_INPUT
+    return EXIT_FAILED
+
+
+def prepare_out_dir(out_dir: Path) -> str | None:
+    """Create ``out_dir``; a one-line reason when it cannot be written to, else None."""
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        return f"output folder {out_dir} is a file, not a folder"
+    except OSError as e:
+        return f"cannot create output folder {out_dir}: {e.strerror or e}"
+    if not os.access(out_dir, os.W_OK | os.X_OK):
+        return f"output folder {out_dir} is not writable"
+    return None
+
+
+def _stems(videos: list[Path]) -> list[str]:
+    """Output name per video: its stem, made unique with _2, _3 ... for repeated stems."""
+    seen: dict[str, int] = {}
+    out = []
+    for v in videos:
+        stem = v.name.split(".")[0] or "clip"
+        seen[stem] = seen.get(stem, 0) + 1
+        out.append(stem if seen[stem] == 1 else f"{stem}_{seen[stem]}")
+    return out
+
+
+def run_convert(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """Convert ``args.videos`` (see the module docstring); returns the exit code."""
+    if err is not None:
+        return _convert(args, out or sys.stdout, err)
+    with native_logs_silenced(not getattr(args, "verbose", False)) as stream:
+        return _convert(args, out or sys.stdout, stream)
+
+
+def _convert(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from ..inference.pipeline import motion_clip
+    from ..inference.pipeline.run import Cancelled, PipelineError, convert_video, get_uplifter
+
+    try:
+        formats = motion_clip.parse_formats(args.format)
+        options = convert_options(args)
+        options.validate()
+        wopts = writer_options(args, formats)
+    except (ValueError, PipelineError) as e:
+        _error(None, str(e), err)
+        return EXIT_USAGE
+    reason = prepare_out_dir(args.out)
+    if reason:
+        _error(None, reason, err)
+        return EXIT_OUTPUT
+    t_all = time.perf_counter()
+    try:
+        uplifter = get_uplifter(options.model_path, options.provider)
+    except PipelineError as e:
+        _error(None, str(e), err)
+        return EXIT_FAILED
+    bar = ProgressBar(err, enabled=False if args.quiet else None)
+    tally = _Tally()
+    for video, stem in zip(args.videos, _stems(args.videos)):
+        name = str(video)
+        if bar.enabled:
+            print(name, file=err, flush=True)
+        try:
+            clip = convert_video(video, options, progress=bar, uplifter=uplifter)
+            bar.finish()
+            t0 = time.perf_counter()
+            try:
+                paths = motion_clip.write_clip(clip, args.out, stem, formats, wopts)
+            except OSError as e:
+                raise _WriteError(f"cannot write to {args.out}: {e.strerror or e}") from e
+            clip.timings["write"] = time.perf_counter() - t0
+            clip.timings["total"] += clip.timings["write"]
+            print(clip_summary(name, clip, paths), file=out, flush=True)
+            tally.ok.append(name)
+        except KeyboardInterrupt:
+            bar.finish()
+            _error(name, "interrupted", err)
+            return EXIT_INTERRUPTED
+        except Cancelled:
+            bar.finish()
+            _error(name, "cancelled", err)
+            return EXIT_INTERRUPTED
+        except _WriteError as e:
+            bar.finish()
+            _error(name, str(e), err)
+            tally.failed.append((name, EXIT_OUTPUT))
+        except PipelineError as e:
+            bar.finish()
+            _error(name if not str(e).startswith(name) else None, str(e), err)
+            tally.failed.append((name, _exit_code(e)))
+    total = time.perf_counter() - t_all
+    n = len(args.videos)
+    print(f"converted {len(tally.ok)} of {n} video{'s' if n != 1 else ''} in {total:.1f} s"
+          + (f"; failed: {', '.join(v for v, _ in tally.failed)}" if tally.failed else ""), file=out)
+    return tally.code()
+
+
+class _WriteError(Exception):
+    pass
+
+
+def run_lift(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    out, err = out or sys.stdout, err or sys.stderr
+    from ..inference.pipeline import motion_clip
+    from ..inference.pipeline.detect import Detections
+    from ..inference.pipeline.run import PipelineError, lift_detections
+
+    src = args.landmarks
+    try:
+        fmt = motion_clip.parse_formats(args.format)[0] if args.format else motion_clip.format_for_path(args.out)
+        options = convert_options(args)
+        options.validate()
+        wopts = writer_options(args, [fmt]).get(fmt, {})
+    except (ValueError, PipelineError) as e:
+        _error(None, str(e), err)
+        return EXIT_USAGE
+    if not src.is_file():
+        _error(src, "no such file" if not src.exists() else "not a file", err)
+        return EXIT_INPUT
+    try:
+        det = Detections.load_npz(src)
+    except (OSError, ValueError, KeyError, EOFError) as e:
+        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+        _error(src, f"not a landmarks file from detection ({msg})", err)
+        return EXIT_INPUT
+    try:
+        clip = lift_detections(det, options)
+    except PipelineError as e:
+        _error(None, str(e), err)
+        return _exit_code(e)
+    parent = args.out.parent
+    reason = prepare_out_dir(parent) if str(parent) not in ("", ".") else None
+    if reason:
+        _error(None, reason, err)
+        return EXIT_OUTPUT
+    try:
+        motion_clip.WRITERS[fmt].resolve()(clip, args.out, **wopts)
+    except OSError as e:
+        _error(args.out, f"cannot write: {e.strerror or e}", err)
+        return EXIT_OUTPUT
+    except PipelineError as e:
+        _error(args.out, str(e), err)
+        return EXIT_FAILED
+    print(clip_summary(str(src), clip, [args.out]), file=out)
+    return EXIT_OK
+
+
+__all__ = ["parse_rig_spec", "add_convert_parser", "add_lift_parser", "run_convert", "run_lift", "argument_hook", "ARGUMENT_HOOKS",
+           "FORMAT_OPTIONS", "ProgressBar", "prepare_out_dir", "clip_summary"]

@@ -1,0 +1,79 @@
+"""Exact ground truth of rendered footage, saved as ``<video>.npz`` beside the video.
+
+Per frame (T frames, J = ``skeleton.NUM_JOINTS`` canonical joints, in ``skeleton.JOINT_NAMES`` order):
+- ``joints`` (T, J, 3) float32 metres, Blender world: MEASURED from the rendered rig -- the world head
+  of the pose bone each canonical joint is mapped to (``rig_bones``), after Blender evaluated the pose.
+  These are the MakeHuman body's joint centres, not canonical ones: see docs/footage.md for the offsets
+  (e.g. the CMU-MB ``Hips`` head sits at hip-joint height, about 4 cm below the canonical pelvis).
+- ``joints_px`` (T, J, 3) float32: ``joints`` projected with the stored camera: pixel x (right),
+  pixel y (down), depth along the view axis (m).
+- ``local_rot`` (T, J, 4) float32 wxyz: the canonical rest-relative local rotations that drive the
+  body (the root's is its world rotation); ``root_translation`` (T, 3) and ``offsets`` (J, 3) metres
+  and ``canonical_joints`` (T, J, 3) = their FK: the source performer's skeleton, re-centred.
+Camera: ``focal_px``, ``cx``, ``cy``, ``width``, ``height``, ``K`` (3, 3); ``cam_from_world`` (4, 4)
+world -> OpenCV camera (x right, y down, z forward): ``px = K @ (R @ X + t)`` then divide by z;
+``world_from_camera`` (4, 4) the Blender camera object's matrix (looks along its -Z).
+Time: ``fps``, ``frame_indices`` (T,) video frame numbers from 0, ``times_s`` (T,) = index / fps,
+``source_times_s`` (T,) the BVH time shown in each frame.
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from ....inference.core import skeleton as sk
+
+
+def ground_truth_path(video_path: str | os.PathLike) -> str:
+    """``clip.mp4`` -> ``clip.npz`` (the ground truth file beside the video)."""
+    root, _ = os.path.splitext(os.fspath(video_path))
+    return root + ".npz"
+
+
+def measure_joints(scene, armature, rig_bones: dict[str, str], frames) -> np.ndarray:
+    """(T, J, 3) float64 world heads of the pose bones mapped to each canonical joint at ``frames``.
+
+    rig_bones: canonical joint name -> bone name; every canonical joint must be mapped.
+    """
+    missing = [j for j in sk.JOINT_NAMES if j not in rig_bones]
+    if missing:
+        raise ValueError(f"rig_bones maps no bone to {missing}")
+    pose = armature.pose.bones
+    bones = [pose[rig_bones[j]] for j in sk.JOINT_NAMES]
+    out = np.empty((len(frames), sk.NUM_JOINTS, 3))
+    for t, f in enumerate(frames):
+        scene.frame_set(int(f))
+        world = np.array(armature.matrix_world)
+        heads = np.array([tuple(b.head) for b in bones])          # armature space
+        out[t] = heads @ world[:3, :3].T + world[:3, 3]
+    return out
+
+
+def save_ground_truth(path: str | os.PathLike, *, joints, joints_px, local_rot, root_translation, offsets,
+                      canonical_joints, camera, fps: float, source_times_s, extra: dict | None = None) -> None:
+    """Write the npz described in the module docstring; ``camera`` is a ``stage.CameraSpec``."""
+    t = len(joints)
+    k = camera.intrinsics()
+    np.savez_compressed(
+        path,
+        joint_names=np.array(sk.JOINT_NAMES),
+        joints=np.asarray(joints, np.float32),
+        joints_px=np.asarray(joints_px, np.float32),
+        local_rot=np.asarray(local_rot, np.float32),
+        root_translation=np.asarray(root_translation, np.float32),
+        offsets=np.asarray(offsets, np.float32),
+        canonical_joints=np.asarray(canonical_joints, np.float32),
+        fps=np.float64(fps),
+        frame_indices=np.arange(t, dtype=np.int64),
+        times_s=np.arange(t, dtype=np.float64) / fps,
+        source_times_s=np.asarray(source_times_s, np.float64),
+        focal_px=np.float64(k[0, 0]), cx=np.float64(k[0, 2]), cy=np.float64(k[1, 2]),
+        width=np.int64(camera.width), height=np.int64(camera.height_px), K=k,
+        cam_from_world=camera.cam_from_world(),
+        world_from_camera=camera.world_from_camera(),
+        camera_yaw_deg=np.float64(camera.yaw_deg), camera_height=np.float64(camera.height),
+        camera_distance=np.float64(camera.distance), focal_mm=np.float64(camera.focal_mm),
+        camera_target=np.asarray(camera.target, np.float64),
+        **{key: np.asarray(v) for key, v in (extra or {}).items()},
+    )

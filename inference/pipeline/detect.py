@@ -1,0 +1,269 @@
+"""2D pose detection: MediaPipe ``PoseLandmarker`` (Tasks API, VIDEO mode) on a shipped ``.task`` bundle.
+
+Runs fully offline from ``models/pose_landmarker_full.task`` (built by ``dev/build_pose_task.py``).
+Per frame it keeps ONE person, in ``skeleton.MP_LANDMARK_NAMES`` order:
+
+* ``landmarks`` (T, 33, 3) float32: x, y normalised to the upright image (0..1, y down), visibility
+  (0..1); NaN x, y and visibility 0 in frames without the person.
+* ``world_landmarks`` (T, 33, 3) float32: MediaPipe's own metric 3D (metres, origin between the
+  hips, x to the image right, y down, z away from the camera), kept for comparison; NaN without
+  the person.
+
+Which person (``num_poses`` > 1 lets MediaPipe report several): the first frame, or the first after
+the person has been lost for more than ``reacquire_s``, takes the largest one (landmark bounding
+box); after that, each frame takes the candidate closest to the previous pick -- mid-hip distance in
+units of the previous bounding-box diagonal, minus bounding-box IoU -- and none at all when even the
+closest one's mid-hip jumped more than ``max_jump`` diagonals (another person while ours is hidden).
+"""
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from ..core import skeleton
+from ..core.assets import POSE_TASK
+from . import video
+
+DEFAULT_MODEL = POSE_TASK
+_HIPS = [skeleton.MP_INDEX["left_hip"], skeleton.MP_INDEX["right_hip"]]
+_NPZ_KEYS = ("times_s", "frame_indices", "landmarks", "presence", "world_landmarks", "num_people")
+
+
+@dataclass
+class DetectOptions:
+    """Detector settings, and the part of the video to read (``[start_s, end_s)``, every ``stride``-th)."""
+    model_path: Path = DEFAULT_MODEL
+    num_poses: int = 2
+    min_detection_confidence: float = 0.5
+    min_presence_confidence: float = 0.5
+    min_tracking_confidence: float = 0.5
+    max_jump: float = 1.0
+    reacquire_s: float = 1.0
+    start_s: float = 0.0
+    end_s: float | None = None
+    stride: int = 1
+
+
+@dataclass
+class Detections:
+    """One person's 2D (and MediaPipe 3D) landmarks over T frames; see the module docstring.
+
+    ``times_s`` (T,) float64 presentation times; ``frame_indices`` (T,) int64 source frame numbers;
+    ``presence`` (T,) float32 mean landmark presence of the kept person (0 = no person);
+    ``num_people`` (T,) int16 people MediaPipe reported; ``width``/``height`` upright image size in
+    pixels; ``fps`` the video's nominal rate (samples are every ``stride``-th frame of it);
+    ``detect_s`` wall time spent in the detector.
+    """
+    times_s: np.ndarray
+    frame_indices: np.ndarray
+    landmarks: np.ndarray
+    presence: np.ndarray
+    world_landmarks: np.ndarray
+    num_people: np.ndarray
+    width: int
+    height: int
+    fps: float
+    stride: int = 1
+    source: str = ""
+    detect_s: float = 0.0
+
+    @property
+    def detected(self) -> np.ndarray:
+        """(T,) bool: frames with the person."""
+        return self.presence > 0
+
+    @property
+    def detected_fraction(self) -> float:
+        return float(self.detected.mean()) if len(self.presence) else 0.0
+
+    def save_npz(self, path: str | os.PathLike) -> None:
+        meta = dict(width=self.width, height=self.height, fps=self.fps, stride=self.stride,
+                    source=self.source, detect_s=self.detect_s,
+                    landmark_names=np.array(skeleton.MP_LANDMARK_NAMES))
+        np.savez_compressed(path, **{k: getattr(self, k) for k in _NPZ_KEYS}, **meta)
+
+    @classmethod
+    def load_npz(cls, path: str | os.PathLike) -> "Detections":
+        with np.load(path, allow_pickle=False) as z:
+            names = tuple(str(n) for n in z["landmark_names"])
+            if names != skeleton.MP_LANDMARK_NAMES:
+                raise ValueError(f"{path}: landmark order differs from skeleton.MP_LANDMARK_NAMES")
+            return cls(**{k: z[k] for k in _NPZ_KEYS}, width=int(z["width"]), height=int(z["height"]),
+                       fps=float(z["fps"]), stride=int(z["stride"]), source=str(z["source"]),
+                       detect_s=float(z["detect_s"]))
+
+
+def _patch_protobuf() -> bool:
+    """Give protobuf >= 5 back ``MessageFactory.GetPrototype`` (as the alias it was).
+
+    mediapipe 0.10.21's pybind11_protobuf looks it up once, when mediapipe is imported; without it
+    every options proto fails to convert (``TypeError: create(): incompatible function arguments``).
+    onnx needs protobuf >= 6.31, mediapipe declares < 5, so the project runs mediapipe on the newer
+    one. Returns False when mediapipe was imported before this patch (too late to take effect).
+    """
+    try:
+        from google.protobuf import message_factory
+    except ImportError:  # no protobuf, so no mediapipe either: PoseDetector will say so
+        return True
+    factory = message_factory.MessageFactory
+    if hasattr(factory, "GetPrototype"):
+        return True
+    factory.GetPrototype = lambda self, descriptor: message_factory.GetMessageClass(descriptor)
+    return "mediapipe" not in sys.modules
+
+
+_PROTOBUF_OK = _patch_protobuf()  # at import, so importing this module first is enough
+
+
+def _import_mediapipe():
+    import mediapipe
+    from mediapipe.tasks.python import vision
+    from mediapipe.tasks.python.core.base_options import BaseOptions
+
+    return mediapipe, vision, BaseOptions
+
+
+def _bbox(xy: np.ndarray) -> np.ndarray:
+    """(..., 33, 2) -> (..., 4) x0, y0, x1, y1."""
+    return np.concatenate([xy.min(axis=-2), xy.max(axis=-2)], axis=-1)
+
+
+def choose_person(candidates: np.ndarray, previous: np.ndarray | None,
+                  max_jump: float = 1.0) -> int | None:
+    """Index of the candidate to keep, or None.
+
+    ``candidates`` (K, 33, 2) and ``previous`` (33, 2) are landmark positions in isotropic image
+    units (x scaled by width/height). Without ``previous``: the largest bounding box. With it: the
+    lowest ``hip_distance / previous_diagonal - IoU``, rejected if that distance exceeds ``max_jump``.
+    """
+    if len(candidates) == 0:
+        return None
+    boxes = _bbox(candidates)
+    if previous is None:
+        return int(np.argmax((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])))
+    pbox = _bbox(previous)
+    diag = max(float(np.hypot(pbox[2] - pbox[0], pbox[3] - pbox[1])), 1e-6)
+    dist = np.linalg.norm(candidates[:, _HIPS].mean(1) - previous[_HIPS].mean(0), axis=-1) / diag
+    iw = np.clip(np.minimum(boxes[:, 2], pbox[2]) - np.maximum(boxes[:, 0], pbox[0]), 0, None)
+    ih = np.clip(np.minimum(boxes[:, 3], pbox[3]) - np.maximum(boxes[:, 1], pbox[1]), 0, None)
+    inter = iw * ih
+    area = lambda b: (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])  # noqa: E731
+    iou = inter / np.maximum(area(boxes) + area(pbox) - inter, 1e-12)
+    best = int(np.argmin(dist - iou))
+    return best if dist[best] <= max_jump else None
+
+
+class PoseDetector:
+    """``PoseLandmarker`` in VIDEO mode plus the one-person choice; use as a context manager.
+
+    ``detect(rgb, time_s)`` takes (H, W, 3) uint8 RGB frames in increasing time order and returns
+    ``(landmarks (33, 3), world (33, 3), presence, num_people)`` with NaN / 0 when no person is kept.
+    """
+
+    def __init__(self, options: DetectOptions | None = None):
+        self.options = options or DetectOptions()
+        path = Path(self.options.model_path)
+        if not path.is_file():
+            raise FileNotFoundError(f"pose model not found: {path} "
+                                    "(build it: python -m uplift_mocap.dev.build_pose_task)")
+        self._mp, vision, BaseOptions = _import_mediapipe()
+        o = self.options
+        mp_options = vision.PoseLandmarkerOptions(
+            base_options=BaseOptions(model_asset_path=str(path)),
+            running_mode=vision.RunningMode.VIDEO, num_poses=int(o.num_poses),
+            min_pose_detection_confidence=o.min_detection_confidence,
+            min_pose_presence_confidence=o.min_presence_confidence,
+            min_tracking_confidence=o.min_tracking_confidence)
+        try:
+            self._landmarker = vision.PoseLandmarker.create_from_options(mp_options)
+        except TypeError as err:
+            if _PROTOBUF_OK:
+                raise
+            raise RuntimeError("mediapipe was imported before uplift_mocap.inference.pipeline.detect, so its "
+                               "protobuf>=5 patch came too late: import detect first") from err
+        self._last_ms = -1
+        self._prev: np.ndarray | None = None  # (33, 2) isotropic positions of the last kept person
+        self._prev_t = -math.inf
+
+    def __enter__(self) -> "PoseDetector":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release MediaPipe's graph (idempotent)."""
+        lm, self._landmarker = getattr(self, "_landmarker", None), None
+        if lm is not None:
+            lm.close()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:  # interpreter shutdown: nothing left to release into
+            pass
+
+    def detect(self, rgb: np.ndarray, time_s: float):
+        if self._landmarker is None:
+            raise RuntimeError("PoseDetector is closed")
+        ms = max(int(round(time_s * 1000.0)), self._last_ms + 1)  # MediaPipe needs strictly increasing
+        self._last_ms = ms
+        h, w = rgb.shape[:2]
+        image = self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
+        result = self._landmarker.detect_for_video(image, ms)
+        poses = result.pose_landmarks
+        nan = np.full((skeleton.NUM_LANDMARKS, 3), np.nan, np.float32)
+        lms = nan.copy()
+        lms[:, 2] = 0.0
+        if not poses:
+            return lms, nan, 0.0, 0
+        arr = np.array([[(p.x, p.y, p.visibility or 0.0, p.presence or 0.0) for p in pose]
+                        for pose in poses], np.float32)  # (K, 33, 4)
+        iso = arr[..., :2] * np.array([w / h, 1.0], np.float32)
+        recent = time_s - self._prev_t <= self.options.reacquire_s
+        k = choose_person(iso, self._prev if recent else None, self.options.max_jump)
+        if k is None:
+            return lms, nan, 0.0, len(poses)
+        self._prev, self._prev_t = iso[k], time_s
+        world = np.array([(p.x, p.y, p.z) for p in result.pose_world_landmarks[k]], np.float32)
+        return arr[k, :, :3].copy(), world, max(float(arr[k, :, 3].mean()), 1e-6), len(poses)
+
+
+def detect_video(path: str | os.PathLike, options: DetectOptions | None = None,
+                 progress: Callable[[int, int], None] | None = None) -> Detections:
+    """Detect the person in every kept frame of ``path`` (streamed; memory does not grow per frame
+    beyond the (33, 3) results). ``progress(done, total)`` after each frame, ``total`` an estimate.
+    Raises ``video.VideoError`` for unreadable video, ``FileNotFoundError`` for a missing model.
+    """
+    o = options or DetectOptions()
+    info = video.probe(path)
+    total = video.expected_frames(info, o.start_s, o.end_s, o.stride)
+    times, idx, lms, pres, world, people = [], [], [], [], [], []
+    detect_s = 0.0
+    with PoseDetector(o) as det:
+        for n, frame in enumerate(video.iter_frames(path, o.start_s, o.end_s, o.stride), 1):
+            t0 = time.perf_counter()
+            lm, wl, p, k = det.detect(frame.image, frame.time_s)
+            detect_s += time.perf_counter() - t0
+            times.append(frame.time_s)
+            idx.append(frame.index)
+            lms.append(lm)
+            world.append(wl)
+            pres.append(p)
+            people.append(k)
+            if progress is not None:
+                progress(n, max(total, n))
+    times_a = np.asarray(times, np.float64)
+    fps = info.fps
+    if fps <= 0 and len(times_a) > 1:
+        fps = float(1.0 / np.median(np.diff(times_a)))
+    return Detections(times_a, np.asarray(idx, np.int64), np.stack(lms), np.asarray(pres, np.float32),
+                      np.stack(world), np.asarray(people, np.int16), info.width, info.height, fps,
+                      int(o.stride), str(path), detect_s)

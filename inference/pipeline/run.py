@@ -1,0 +1,345 @@
+"""Video -> ``MotionClip``: detection, gap filling, uplifting, world placement and smoothing.
+
+    convert_video(path, options, progress, cancel) -> MotionClip
+    lift_detections(detections, options, progress, cancel, uplifter) -> MotionClip
+
+Stages (names used for ``progress`` and ``MotionClip.timings``): "detect" (video decoding and
+MediaPipe, timed as "read" and "detect"), "gaps" (``gaps.fill_gaps``), "lift" (normalisation and
+the ONNX uplifter at its own frame rate, resampling when the video's differs; loading the model
+is timed as "load": ``convert_video`` loads it in the background during detection; then the body's
+offsets, ``proportions``, and the limb directions, ``limb_fusion``), "world"
+(``world_motion.solve_world``) and "smooth" (``smoothing``). ``progress(stage, done, total)`` is called from the calling thread;
+``cancel`` (a ``threading.Event``) is checked between frames and stages and raises ``Cancelled``.
+Every failure a user can cause or fix is a ``PipelineError`` with a one-line message.
+"""
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from ..core import skeleton
+from .detect import DEFAULT_MODEL as DEFAULT_TASK_PATH
+from .detect import DetectOptions, Detections, detect_video
+from .gaps import fill_gaps
+from .limb_fusion import fuse_limb_directions
+from .motion_clip import MotionClip
+from ..core.normalize import LIMB_LANDMARKS, normalize_landmarks
+from .proportions import measured_offsets
+from ..core.rotations import forward_kinematics, quat_canonical, quat_normalize
+from .smoothing import position_jitter_mm, rotation_jitter_deg, smooth_positions, smooth_rotations
+from .uplifter import DEFAULT_MODEL_PATH, ModelMismatchError, Uplifter, UpliftResult
+from .video import VideoError
+from .world_motion import WorldOptions, solve_world
+
+Progress = Callable[[str, int, int], None]
+STAGES = ("detect", "gaps", "lift", "world", "smooth")
+_FALLBACK_FPS = 30.0
+
+
+class PipelineError(Exception):
+    """A conversion that cannot be done; ``str(err)`` is a one-line reason for the user."""
+
+
+class NoPersonError(PipelineError):
+    """The video (or landmarks file) has no frame with a person in it."""
+
+
+class Cancelled(Exception):
+    """The caller set the cancel event."""
+
+
+@dataclass
+class ConvertOptions:
+    """What to convert and how: the ``[start_s, end_s)`` range, every ``stride``-th frame;
+    ``smoothing`` 0 (off) .. 1 (strongest); ``in_place`` keeps only vertical root motion;
+    ``focal_mm`` 35 mm-equivalent focal length (None: default); ``provider`` ONNX Runtime provider
+    ("CUDAExecutionProvider" or short "cuda", None: automatic); detection gaps up to ``max_gap_s``
+    are interpolated, longer ones left unkeyed; ``model_path`` / ``task_path``: uplifter .onnx and
+    MediaPipe .task (None: the shipped ones); ``measure_proportions``: hips, spine base, neck and
+    clavicles attach where the performer's do (``proportions.measured_offsets``), else the canonical
+    skeleton's directions scaled to the predicted bone lengths; ``mirror_average``: average the
+    uplifter's output with that of the mirrored landmarks (``Uplifter.lift``); ``fuse_limbs``: aim
+    the limbs halfway between the rotation and the joints heads' directions
+    (``limb_fusion.fuse_limb_directions``)."""
+    start_s: float = 0.0
+    end_s: float | None = None
+    stride: int = 1
+    smoothing: float = 0.5
+    in_place: bool = False
+    focal_mm: float | None = None
+    provider: str | None = None
+    max_gap_s: float = 0.5
+    model_path: Path | None = None
+    task_path: Path | None = None
+    measure_proportions: bool = True
+    mirror_average: bool = True
+    fuse_limbs: bool = True
+
+    def validate(self) -> None:
+        """Raise PipelineError naming the first bad setting."""
+        if not (math.isfinite(self.start_s) and self.start_s >= 0):
+            raise PipelineError(f"start must be a time >= 0 s, got {self.start_s}")
+        if self.end_s is not None and not self.end_s > self.start_s:
+            raise PipelineError(f"end ({self.end_s} s) must be after start ({self.start_s} s)")
+        if int(self.stride) != self.stride or self.stride < 1:
+            raise PipelineError(f"stride must be a positive integer, got {self.stride}")
+        if not 0.0 <= self.smoothing <= 1.0:
+            raise PipelineError(f"smoothing must be between 0 and 1, got {self.smoothing}")
+        if self.focal_mm is not None and not (math.isfinite(self.focal_mm) and self.focal_mm > 0):
+            raise PipelineError(f"focal length must be > 0 mm, got {self.focal_mm}")
+        if not (math.isfinite(self.max_gap_s) and self.max_gap_s >= 0):
+            raise PipelineError(f"max gap must be >= 0 s, got {self.max_gap_s}")
+
+
+def resolve_provider(name: str | None, available: list[str] | None = None) -> list[str] | None:
+    """ONNX Runtime providers for ``name`` ("cuda", "CUDAExecutionProvider", ...; None: automatic),
+    CPU last as the fallback; PipelineError when that provider is not available here."""
+    if name is None or not str(name).strip():
+        return None
+    if available is None:
+        import onnxruntime as ort
+        available = ort.get_available_providers()
+    want = str(name).strip().lower().removesuffix("executionprovider")
+    match = [p for p in available if p.lower().removesuffix("executionprovider") == want]
+    if not match:
+        raise PipelineError(f"ONNX Runtime provider {name!r} is not available here "
+                            f"(available: {', '.join(available)})")
+    return list(dict.fromkeys([match[0], "CPUExecutionProvider"]))
+
+
+@lru_cache(maxsize=2)
+def _cached_uplifter(model_path: str | None, providers: tuple[str, ...] | None) -> Uplifter:
+    return Uplifter(model_path, providers=list(providers) if providers else None)
+
+
+def get_uplifter(model_path: str | Path | None = None, provider: str | None = None) -> Uplifter:
+    """A shared ``Uplifter`` for this model and provider (loaded once per process);
+    PipelineError for a missing or mismatching model or an unavailable provider."""
+    providers = resolve_provider(provider)
+    try:
+        return _cached_uplifter(None if model_path is None else str(model_path),
+                                None if providers is None else tuple(providers))
+    except (FileNotFoundError, ModelMismatchError) as err:
+        raise PipelineError(str(err).splitlines()[0]) from err
+
+
+class _UplifterLoader:
+    """``get_uplifter`` in a background thread; ``result()`` waits and returns it or re-raises.
+    Provider and model file are checked at once, so those mistakes fail before any detection."""
+
+    def __init__(self, model_path, provider):
+        resolve_provider(provider)
+        path = Path(model_path) if model_path is not None else DEFAULT_MODEL_PATH
+        if not path.is_file():
+            raise PipelineError(f"uplifter model not found: {path}")
+        self._value: Uplifter | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._load, args=(model_path, provider), daemon=True,
+                                        name="uplift-model-load")
+        self._thread.start()
+
+    def _load(self, model_path, provider) -> None:
+        try:
+            self._value = get_uplifter(model_path, provider)
+        except BaseException as err:  # handed to the caller by result()
+            self._error = err
+
+    def result(self) -> Uplifter:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+
+class _Run:
+    """Stage bookkeeping for one conversion: timings, progress and cancel checks."""
+
+    def __init__(self, progress: Progress | None, cancel: threading.Event | None):
+        self.progress, self.cancel = progress, cancel
+        self.timings: dict[str, float] = {}
+
+    def check(self) -> None:
+        if self.cancel is not None and self.cancel.is_set():
+            raise Cancelled("conversion cancelled")
+
+    def report(self, stage: str, done: int, total: int) -> None:
+        self.check()
+        if self.progress is not None:
+            self.progress(stage, done, total)
+
+    def stage(self, name: str, fn, *args, **kwargs):
+        self.report(name, 0, 1)
+        t0 = time.perf_counter()
+        out = fn(*args, **kwargs)
+        self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - t0
+        self.report(name, 1, 1)
+        return out
+
+
+def convert_video(path, options: ConvertOptions | None = None, progress: Progress | None = None,
+                  cancel: threading.Event | None = None, uplifter: Uplifter | None = None) -> MotionClip:
+    """Convert the person in video ``path`` to a MotionClip (see the module docstring).
+
+    Raises PipelineError (unreadable video, bad options, missing model), NoPersonError, Cancelled.
+    ``uplifter``: an already loaded model to use (default: ``get_uplifter`` for the options).
+    """
+    o = options or ConvertOptions()
+    o.validate()
+    run = _Run(progress, cancel)
+    run.check()
+    path = Path(path)
+    # load the model while MediaPipe runs; a bad provider or model path fails before detection
+    loader = _UplifterLoader(o.model_path, o.provider) if uplifter is None else None
+    dopt = DetectOptions(model_path=Path(o.task_path) if o.task_path else DEFAULT_TASK_PATH,
+                         start_s=float(o.start_s), end_s=o.end_s, stride=int(o.stride))
+    t0 = time.perf_counter()
+    try:
+        det = detect_video(path, dopt, progress=lambda done, total: run.report("detect", done, total))
+    except VideoError as err:
+        raise PipelineError(str(err)) from err
+    except (FileNotFoundError, ValueError) as err:  # missing .task bundle; bad range
+        raise PipelineError(f"{path}: {err}".splitlines()[0]) from err
+    wall = time.perf_counter() - t0
+    if loader is not None:
+        t0 = time.perf_counter()
+        uplifter = loader.result()
+        run.timings["load"] = time.perf_counter() - t0  # only the wait after detection: the cost it adds
+    clip = lift_detections(det, o, progress, cancel, uplifter)
+    clip.timings = {"read": max(wall - det.detect_s, 0.0), "detect": det.detect_s,
+                    **run.timings, **clip.timings}
+    clip.timings["total"] = sum(v for k, v in clip.timings.items() if k != "total")
+    return clip
+
+
+def _gap_records(gaps, times_s: np.ndarray) -> list[dict]:
+    out = []
+    for g in gaps:
+        start, stop = int(g.start), int(g.stop)
+        out.append({"start": start, "stop": stop, "frames": stop - start, "filled": bool(g.filled),
+                    "start_s": float(times_s[start]), "duration_s": float(g.duration_s)})
+    return out
+
+
+def _confidence(det: Detections) -> np.ndarray:
+    """(T,) float32: mean visibility of the 12 limb landmarks in detected frames, else 0."""
+    vis = np.nan_to_num(det.landmarks[:, LIMB_LANDMARKS, 2], nan=0.0).mean(axis=1)
+    return np.where(det.detected, np.clip(vis, 0.0, 1.0), 0.0).astype(np.float32)
+
+
+def _interp_time(x: np.ndarray, t_src: np.ndarray, t_dst: np.ndarray, quat: bool = False) -> np.ndarray:
+    """(T, ...) samples at times t_src (increasing) -> (T', ...) at t_dst, linear in time (held
+    beyond the ends); ``quat``: (..., 4) wxyz, hemisphere-aligned and renormalised (w >= 0)."""
+    x = np.asarray(x)
+    if len(t_src) == 1:
+        return np.repeat(x, len(t_dst), axis=0)
+    i1 = np.clip(np.searchsorted(t_src, t_dst, side="right"), 1, len(t_src) - 1)
+    i0 = i1 - 1
+    w = np.clip((t_dst - t_src[i0]) / np.maximum(t_src[i1] - t_src[i0], 1e-12), 0.0, 1.0)
+    w = w.reshape((-1,) + (1,) * (x.ndim - 1))
+    a, b = x[i0].astype(np.float64), x[i1].astype(np.float64)
+    if quat:
+        b = np.where(np.sum(a * b, axis=-1, keepdims=True) < 0, -b, b)
+    out = (1.0 - w) * a + w * b
+    if quat:
+        out = quat_canonical(quat_normalize(out))
+    return out.astype(x.dtype)
+
+
+def _lift_at_model_rate(uplifter: Uplifter, landmarks: np.ndarray, times_s: np.ndarray, fps: float,
+                        width: int, height: int, mirror_average: bool = False) -> tuple[UpliftResult, bool]:
+    """Lift (T, 33, 3) landmarks sampled at ``times_s``; when their rate is not the model's (other
+    fps, stride, variable frame rate) they are resampled to the model's rate for the network and
+    the results back to ``times_s``. Returns (result at times_s, whether it resampled)."""
+    rate = uplifter.fps
+    steps = np.diff(times_s)
+    regular = len(steps) == 0 or (abs(fps - rate) <= 0.05 * rate and np.ptp(steps) <= 0.25 / rate)
+    if regular:
+        return uplifter.lift(normalize_landmarks(landmarks, width, height), mirror_average), False
+    grid = times_s[0] + np.arange(int(np.floor((times_s[-1] - times_s[0]) * rate + 1e-6)) + 1) / rate
+    res = uplifter.lift(normalize_landmarks(_interp_time(landmarks, times_s, grid), width, height), mirror_average)
+    return UpliftResult(_interp_time(res.joints, grid, times_s), _interp_time(res.rotations, grid, times_s, quat=True),
+                        _interp_time(res.bone_lengths, grid, times_s)), True
+
+
+def _fk(local_rot: np.ndarray, root: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    return forward_kinematics(local_rot, root, offsets, skeleton.PARENTS)[0]
+
+
+def lift_detections(det: Detections, options: ConvertOptions | None = None, progress: Progress | None = None,
+                    cancel: threading.Event | None = None, uplifter: Uplifter | None = None) -> MotionClip:
+    """Detections (2D landmarks of one person) -> MotionClip: gaps, lift, world, smooth.
+
+    Raises NoPersonError when no frame has the person, PipelineError for a model problem,
+    Cancelled when ``cancel`` is set."""
+    o = options or ConvertOptions()
+    o.validate()
+    run = _Run(progress, cancel)
+    run.check()
+    n = len(det.times_s)
+    source = det.source or "landmarks"
+    if n == 0 or not det.detected.any():
+        raise NoPersonError(f"{source}: no person found in {n} frame{'s' if n != 1 else ''}")
+    if uplifter is None:
+        t0 = time.perf_counter()
+        uplifter = get_uplifter(o.model_path, o.provider)
+        run.timings["load"] = time.perf_counter() - t0
+    fps = det.fps / max(int(det.stride), 1) if det.fps > 0 else _FALLBACK_FPS
+
+    gf = run.stage("gaps", fill_gaps, det.landmarks, det.detected, det.times_s, max_gap_s=o.max_gap_s)
+    res, resampled = run.stage("lift", _lift_at_model_rate, uplifter, gf.landmarks, np.asarray(det.times_s, np.float64),
+                               fps, det.width, det.height, o.mirror_average)
+    real = det.detected & np.asarray(gf.keyed, dtype=bool)  # frames with a real detection: the body's size
+    measured = real if real.any() else det.detected
+    lengths = np.median(res.bone_lengths[measured], axis=0).astype(np.float64)
+    offsets = (measured_offsets(res.joints, res.rotations, lengths, measured) if o.measure_proportions
+               else skeleton.offsets_from_lengths(lengths))
+    rotations = fuse_limb_directions(res.joints, res.rotations, offsets) if o.fuse_limbs else res.rotations
+    wopt = WorldOptions(focal_mm=o.focal_mm, in_place=o.in_place)
+    world = run.stage("world", solve_world, gf.landmarks, det.width, det.height, res.joints, res.rotations[:, 0],
+                      offsets, wopt)
+
+    keyed = np.asarray(gf.keyed, dtype=bool)
+
+    def smooth():
+        local = np.array(rotations, dtype=np.float64)
+        local[:, 0] = world.root_rot
+        root = np.asarray(world.root_translation, dtype=np.float64)
+        before = (rotation_jitter_deg(local, fps, keyed), position_jitter_mm(_fk(local, root, offsets), keyed))
+        if o.smoothing > 0:
+            local = smooth_rotations(local, o.smoothing, fps, keyed)
+            root = smooth_positions(root, o.smoothing, fps, keyed)
+        joints = _fk(local, root, offsets)
+        return local, root, joints, before, (rotation_jitter_deg(local, fps, keyed), position_jitter_mm(joints, keyed))
+
+    local, root, joints, before, after = run.stage("smooth", smooth)
+    camera = {k: (v.tolist() if isinstance(v, np.generic) else v) for k, v in world.camera.items()}
+    info = {"width": int(det.width), "height": int(det.height), "video_fps": float(det.fps), "stride": int(det.stride),
+            "frames": n, "detected_frames": int(det.detected.sum()), "detected_fraction": det.detected_fraction,
+            "keyed_fraction": float(np.mean(keyed)), "gaps": _gap_records(gf.gaps, det.times_s),
+            "max_people": int(det.num_people.max()) if len(det.num_people) else 0,
+            "body_height_m": float(skeleton.rest_height(offsets)),
+            "jitter_rot_deg_before": float(before[0]), "jitter_rot_deg_after": float(after[0]),
+            "jitter_pos_mm_before": float(before[1]), "jitter_pos_mm_after": float(after[1]),
+            "smoothing": float(o.smoothing), "in_place": bool(o.in_place),
+            "contacts": np.asarray(world.contacts, dtype=bool), **camera,
+            "lift_fps": float(uplifter.fps), "resampled_for_lift": resampled,
+            "model_version": uplifter.model_version, "provider": uplifter.session.get_providers()[0]}
+    timings = dict(run.timings)
+    timings["total"] = sum(timings.values())
+    return MotionClip(
+        fps=float(fps), times_s=np.asarray(det.times_s, np.float64),
+        frame_indices=np.asarray(det.frame_indices, np.int64),
+        local_rot=local.astype(np.float32), root_translation=root.astype(np.float32), joints=joints.astype(np.float32),
+        offsets=offsets.astype(np.float32), confidence=_confidence(det), keyed=keyed,
+        timings=timings, source=str(det.source), info=info)
+
+
+__all__ = ["ConvertOptions", "PipelineError", "NoPersonError", "Cancelled", "STAGES", "convert_video",
+           "lift_detections", "get_uplifter", "resolve_provider"]

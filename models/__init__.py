@@ -1,1 +1,0 @@
-"""Training-side code (torch). May import ``inference``; never imported by ``inference`` or ``addon``."""
