@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from ..inference.pipeline.run import Cancelled, ConvertOptions, PipelineError, convert_video
 
 # Share of the whole job per pipeline stage, for one progress bar (detection dominates).
-STAGE_WEIGHTS = {"detect": 0.90, "gaps": 0.01, "lift": 0.05, "world": 0.02, "smooth": 0.02}
+STAGE_WEIGHTS = {"detect": 0.90, "flips": 0.005, "gaps": 0.005, "lift": 0.05, "world": 0.02, "smooth": 0.02}
 STAGE_LABELS = {"detect": "Detecting", "gaps": "Filling gaps", "lift": "Uplifting", "world": "World motion",
                 "smooth": "Smoothing"}
 

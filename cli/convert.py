@@ -160,7 +160,7 @@ class ProgressBar:
 
 
 def timing_line(timings: dict[str, float]) -> str:
-    order = ["load", "read", "detect", "gaps", "lift", "world", "smooth", "write"]
+    order = ["load", "read", "detect", "flips", "gaps", "lift", "world", "smooth", "write"]
     keys = [k for k in order if k in timings] + [k for k in timings if k not in order and k != "total"]
     parts = ", ".join(f"{k} {timings[k]:.2f}" for k in keys)
     return f"{parts}; total {timings.get('total', sum(timings[k] for k in keys)):.2f} s"
@@ -174,7 +174,8 @@ def clip_summary(name: str, clip, paths: list[Path], indent: str = "  ") -> str:
     lines = [f"{name}: {clip.num_frames} frames at {clip.fps:.4g} fps ({clip.duration_s:.2f} s), "
              f"person in {100 * info.get('detected_fraction', 0.0):.1f}% of frames, "
              f"{len(gaps)} gap{'s' if len(gaps) != 1 else ''} ({unkeyed} frames left unkeyed), "
-             f"body height {info.get('body_height_m', float('nan')):.2f} m",
+             f"body height {info.get('body_height_m', float('nan')):.2f} m"
+             + (f", left/right relabelled in {info['swapped_frames']} frames" if info.get("swapped_frames") else ""),
              f"{indent}jitter   rotations {info.get('jitter_rot_deg_before', float('nan')):.2f} -> "
              f"{info.get('jitter_rot_deg_after', float('nan')):.2f} deg, joints "
              f"{info.get('jitter_pos_mm_before', float('nan')):.1f} -> "

@@ -114,6 +114,7 @@ def _add_eval_real(subparsers):
     p.add_argument("--source", action="append", default=[], metavar="NAME",
                    help="only these sources (pipeline, mp_world, guided, consistent; repeatable)")
     p.add_argument("--json", type=Path, default=None, metavar="PATH", help="write all scores as JSON")
+    p.add_argument("--no-swap-repair", action="store_true", help="lift MediaPipe's left/right labels as they are")
     p.set_defaults(func=_run_eval_real)
 
 
@@ -123,7 +124,8 @@ def _run_eval_real(args) -> int:
     unknown = sorted(set(args.source) - set(SOURCES))
     if unknown:
         raise SystemExit(f"unknown --source {', '.join(unknown)} (known: {', '.join(SOURCES)})")
-    return run(args.real or DEFAULT_REAL, args.cam or None, args.model, tuple(args.source) or SOURCES, args.json)
+    return run(args.real or DEFAULT_REAL, args.cam or None, args.model, tuple(args.source) or SOURCES, args.json,
+               repair_swaps=not args.no_swap_repair)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -94,7 +94,7 @@ def test_walk_clip_is_placed_in_the_world(walk_clip):
 
 def test_walk_clip_info_timings_and_progress(walk_clip):
     clip, calls = walk_clip
-    for k in ("gaps", "lift", "world", "smooth", "total"):
+    for k in ("flips", "gaps", "lift", "world", "smooth", "total"):
         assert clip.timings[k] >= 0.0
     info = clip.info
     assert (info["width"], info["height"], info["frames"]) == (640, 360, 75)
@@ -102,7 +102,9 @@ def test_walk_clip_info_timings_and_progress(walk_clip):
     assert info["jitter_pos_mm_after"] < info["jitter_pos_mm_before"]
     assert info["focal_px"] > 0 and info["contacts"].shape == (75, 2) and info["contacts"].dtype == bool
     assert all(g["filled"] for g in info["gaps"])
-    assert [c[0] for c in calls if c[1] == c[2]] == ["gaps", "lift", "world", "smooth"]
+    # MediaPipe swaps this walker's legs for single frames (and the first 7); repaired, never most of the clip
+    assert 0 < info["swapped_frames"] <= 15
+    assert [c[0] for c in calls if c[1] == c[2]] == ["flips", "gaps", "lift", "world", "smooth"]
 
 
 def test_no_smoothing_keeps_the_raw_jitter(walk_det, walk_clip):

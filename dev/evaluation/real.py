@@ -8,7 +8,8 @@ Per camera it scores person A (the man on the force plate) four ways:
 * ``mp_world``: MediaPipe's own world landmarks of A (``mp_world_camXX.npz``, the guided detections,
   MediaPipe's own left/right labels) on the same frames;
 * ``guided``: our lift (``lift_detections``) of A's guided 2D (``A_uv_guided``: MediaPipe's detections of him,
-  relabelled where it swapped his sides): the lifting error on real 2D of the right person;
+  relabelled where it swapped his sides, so lifted without our own swap repair): the lifting error on real
+  2D of the right person;
 * ``consistent``: our lift of the reference re-projected into the camera: the lifting error without any
   2D error.
 
@@ -21,7 +22,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -120,7 +121,7 @@ def consistent_uv(real_dir: Path, cam_index: int, frames: int) -> np.ndarray:
 
 
 def evaluate_camera(real_dir: Path, cam: str, scorer, refs, model_path=None, sources=SOURCES,
-                    log=print) -> list[RealScore]:
+                    repair_swaps: bool = True, log=print) -> list[RealScore]:
     from ...inference.pipeline.run import ConvertOptions, convert_video, lift_detections
     from ...inference.pipeline.video import probe
 
@@ -132,7 +133,7 @@ def evaluate_camera(real_dir: Path, cam: str, scorer, refs, model_path=None, sou
     mp = np.load(real_dir / f"mp_world_{cam}.npz")
     fps = float(mp["fps"])
     names = list(sk.JOINT_NAMES)
-    options = ConvertOptions(model_path=model_path)
+    options = ConvertOptions(model_path=model_path, repair_swaps=repair_swaps)
     rows: list[RealScore] = []
     if "pipeline" in sources:
         clip = convert_video(video, options)
@@ -163,7 +164,7 @@ def evaluate_camera(real_dir: Path, cam: str, scorer, refs, model_path=None, sou
             continue
         det = _detections_from_uv(np.asarray(uv, np.float64), np.asarray(vis, np.float64), info.width, info.height,
                                   fps, f"{cam} {source}")
-        clip = lift_detections(det, options)
+        clip = lift_detections(det, replace(options, repair_swaps=False))   # labels already right
         row = _row(scorer, refs[PERSON], cam, source, names, _clip_joints(clip), clip.fps)
         rows.append(row) if row is not None else None
     for r in rows:
@@ -198,7 +199,7 @@ def format_table(rows: list[RealScore]) -> str:
 
 
 def run(real_dir: Path = DEFAULT_REAL, cams: list[str] | None = None, model_path: Path | None = None,
-        sources=SOURCES, json_out: Path | None = None) -> int:
+        sources=SOURCES, json_out: Path | None = None, repair_swaps: bool = True) -> int:
     real_dir = Path(real_dir)
     try:
         scorer = load_scorer(real_dir)
@@ -214,7 +215,7 @@ def run(real_dir: Path = DEFAULT_REAL, cams: list[str] | None = None, model_path
         return 2
     rows: list[RealScore] = []
     for cam in cams:
-        rows += evaluate_camera(real_dir, cam, scorer, refs, model_path, sources)
+        rows += evaluate_camera(real_dir, cam, scorer, refs, model_path, sources, repair_swaps)
     print(format_table(rows))
     s = summary(rows)
     if json_out:

@@ -27,6 +27,7 @@ import numpy as np
 from ..core import skeleton
 from .detect import DEFAULT_MODEL as DEFAULT_TASK_PATH
 from .detect import DetectOptions, Detections, detect_video
+from .flips import repair_swaps
 from .gaps import fill_gaps
 from .limb_fusion import fuse_limb_directions
 from .motion_clip import MotionClip
@@ -39,7 +40,7 @@ from .video import VideoError
 from .world_motion import WorldOptions, solve_world
 
 Progress = Callable[[str, int, int], None]
-STAGES = ("detect", "gaps", "lift", "world", "smooth")
+STAGES = ("detect", "flips", "gaps", "lift", "world", "smooth")
 _FALLBACK_FPS = 30.0
 
 
@@ -67,7 +68,8 @@ class ConvertOptions:
     skeleton's directions scaled to the predicted bone lengths; ``mirror_average``: average the
     uplifter's output with that of the mirrored landmarks (``Uplifter.lift``); ``fuse_limbs``: aim
     the limbs halfway between the rotation and the joints heads' directions
-    (``limb_fusion.fuse_limb_directions``)."""
+    (``limb_fusion.fuse_limb_directions``); ``repair_swaps``: undo MediaPipe's left/right label swaps
+    (``flips.repair_swaps``) before lifting."""
     start_s: float = 0.0
     end_s: float | None = None
     stride: int = 1
@@ -81,6 +83,7 @@ class ConvertOptions:
     measure_proportions: bool = True
     mirror_average: bool = True
     fuse_limbs: bool = True
+    repair_swaps: bool = True
 
     def validate(self) -> None:
         """Raise PipelineError naming the first bad setting."""
@@ -292,7 +295,11 @@ def lift_detections(det: Detections, options: ConvertOptions | None = None, prog
         run.timings["load"] = time.perf_counter() - t0
     fps = det.fps / max(int(det.stride), 1) if det.fps > 0 else _FALLBACK_FPS
 
-    gf = run.stage("gaps", fill_gaps, det.landmarks, det.detected, det.times_s, max_gap_s=o.max_gap_s)
+    landmarks, swapped = det.landmarks, np.zeros(n, bool)
+    if o.repair_swaps:
+        fixed = run.stage("flips", repair_swaps, det.landmarks, det.detected, det.width, det.height)
+        landmarks, swapped = fixed.landmarks, fixed.swapped_frames
+    gf = run.stage("gaps", fill_gaps, landmarks, det.detected, det.times_s, max_gap_s=o.max_gap_s)
     res, resampled = run.stage("lift", _lift_at_model_rate, uplifter, gf.landmarks, np.asarray(det.times_s, np.float64),
                                fps, det.width, det.height, o.mirror_average)
     real = det.detected & np.asarray(gf.keyed, dtype=bool)  # frames with a real detection: the body's size
@@ -324,6 +331,7 @@ def lift_detections(det: Detections, options: ConvertOptions | None = None, prog
             "frames": n, "detected_frames": int(det.detected.sum()), "detected_fraction": det.detected_fraction,
             "keyed_fraction": float(np.mean(keyed)), "gaps": _gap_records(gf.gaps, det.times_s),
             "max_people": int(det.num_people.max()) if len(det.num_people) else 0,
+            "swapped_frames": int(swapped.sum()),
             "body_height_m": float(skeleton.rest_height(offsets)),
             "jitter_rot_deg_before": float(before[0]), "jitter_rot_deg_after": float(after[0]),
             "jitter_pos_mm_before": float(before[1]), "jitter_pos_mm_after": float(after[1]),
