@@ -206,3 +206,28 @@ def test_more_data_joins_training_and_keeps_validation(tmp_path):
     (more / "s2/82_01.bvh").unlink()
     with pytest.raises(SystemExit, match="no BVH files"):
         ml.train_val_files(data, more=(more,))
+
+
+def test_compact_checkpoint_resumes_with_a_fresh_optimizer(three_accad_files, tmp_path):
+    out = tmp_path / "run"
+    common = ["--data", str(three_accad_files), "--out", str(out), "--size", "tiny", "--window", "27", "--batch", "4",
+              "--val-windows", "8", "--val-every", "3", "--log-every", "3", "--threads", "1",
+              "--cache-dir", str(tmp_path / "cache")]
+    compact = tmp_path / "compact" / "c.pt"
+    assert T.main(common + ["--steps", "3", "--compact", str(compact)]) == 0
+    full = torch.load(out / "last.pt", weights_only=False)
+    small = torch.load(compact, weights_only=False)
+    assert "optimizer" in full and "optimizer" not in small and small["step"] == 3
+    assert all(v.dtype == torch.float16 for v in small["model"].values() if v.is_floating_point())
+    assert compact.stat().st_size < 0.7 * (out / "last.pt").stat().st_size
+    # the weights survive the round trip to float16 (to its precision)
+    model, _ = U.load_checkpoint(compact)
+    for k, v in model.state_dict().items():
+        torch.testing.assert_close(v, full["model"][k].float(), atol=2e-3, rtol=2e-3)
+    out2 = tmp_path / "run2"
+    common2 = [a if a != str(out) else str(out2) for a in common]
+    assert T.main(common2 + ["--steps", "6", "--resume", str(compact)]) == 0
+    recs = [json.loads(line) for line in (out2 / "train_log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in recs if r["kind"] == "val"] == [6]
+    first = next(r for r in recs if r["kind"] == "train")
+    assert first["step"] == 6 and first["lr"] < 1e-3 * 4 / 300   # warming up again: (6 - 3 + 1) / 300 of the rate

@@ -47,9 +47,9 @@ CAMERA_PRESETS = {
 
 
 # --- pieces shared with tests -------------------------------------------------------------------
-def to_torch(batch: dict) -> dict[str, torch.Tensor]:
-    """Numpy batch (contract keys) -> float32 tensors."""
-    return {k: torch.from_numpy(np.ascontiguousarray(batch[k], dtype=np.float32)) for k in BATCH_KEYS}
+def to_torch(batch: dict, device: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
+    """Numpy batch (contract keys) -> float32 tensors on ``device``."""
+    return {k: torch.from_numpy(np.ascontiguousarray(batch[k], dtype=np.float32)).to(device) for k in BATCH_KEYS}
 
 
 def make_optimizer(model: UplifterNet, lr: float, weight_decay: float = 0.05) -> torch.optim.AdamW:
@@ -165,13 +165,28 @@ def _worker_batch(step: int) -> dict:
 # --- main loop ------------------------------------------------------------------------------------
 def _save(path: Path, model: UplifterNet, extra: dict):
     tmp = path.with_suffix(".tmp")
-    torch.save({"config": model.config.to_dict(), "model": model.state_dict(), **extra}, tmp)
+    weights = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    torch.save({"config": model.config.to_dict(), "model": weights, **extra}, tmp)
     tmp.replace(path)
+
+
+def compact_checkpoint(src: Path, dst: Path) -> Path:
+    """A checkpoint without its optimizer state and with float16 weights (~2 bytes per parameter), small
+    enough to commit between the sessions of a training campaign; ``--resume`` takes it (fresh optimizer)."""
+    ckpt = torch.load(src, map_location="cpu", weights_only=False)
+    ckpt.pop("optimizer", None)
+    ckpt["model"] = {k: (v.half() if v.is_floating_point() else v) for k, v in ckpt["model"].items()}
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(ckpt, dst)
+    return dst
 
 
 def build_arg_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m uplift_mocap.dev.training.train", description=__doc__.split("\n")[0])
-    p.add_argument("--data", type=Path, required=True, help="folder of BVH files (../shared/data)")
+    p.add_argument("--data", type=Path, default=None, help="folder of BVH files (../shared/data)")
+    p.add_argument("--pack", type=Path, default=None, metavar="DIR",
+                   help="train.npz / val.npz from motion_pack.py instead of --data / --more-data (GPU machine)")
+    p.add_argument("--device", default="auto", help="torch device: auto (cuda if available), cpu, cuda, ...")
     p.add_argument("--more-data", type=Path, action="append", default=[], metavar="DIR",
                    help="more training-only BVH folders (../shared/data-more); repeatable")
     p.add_argument("--cameras", default="standard", choices=sorted(CAMERA_PRESETS),
@@ -206,7 +221,9 @@ def build_arg_parser() -> argparse.ArgumentParser:
     p.add_argument("--init", type=Path, default=None, metavar="MODEL.onnx",
                    help="start from an exported model's weights and config (--size/--repr/--window ignored)")
     p.add_argument("--resume", nargs="?", const="auto", default=None,
-                   help="continue from a checkpoint (default OUT/last.pt)")
+                   help="continue from a checkpoint (default OUT/last.pt; a compact one restarts the optimizer)")
+    p.add_argument("--compact", type=Path, default=None, metavar="PATH",
+                   help="at the end, also write a compact copy of last.pt here (float16 weights, no optimizer)")
     for name, default in LossWeights().to_dict().items():
         if isinstance(default, float):
             p.add_argument(f"--w-{name}", type=float, default=default, help=f"loss weight ({default})")
@@ -217,6 +234,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_arg_parser().parse_args(argv)
     if args.minutes is None and args.steps is None:
         raise SystemExit("give --minutes and/or --steps")
+    if (args.data is None) == (args.pack is None):
+        raise SystemExit("give --data (BVH folders) or --pack (a motion pack), not both")
+    device = torch.device(("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device)
     torch.set_num_threads(max(1, args.threads))
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
@@ -240,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
         weights = LossWeights(**{n: getattr(args, f"w_{n}") for n, v in LossWeights().to_dict().items()
                                  if isinstance(v, float)}, rotation_supervision=not args.no_rot_sup)
     torch.manual_seed(args.seed)
-    model = build_model(config)
+    model = build_model(config).to(device)
     if args.init and ckpt is None:
         from .warm_start import load_onnx_weights
 
@@ -248,26 +268,37 @@ def main(argv: list[str] | None = None) -> int:
         print(f"initialised from {args.init} (outputs reproduced)", flush=True)
 
     t_load = time.time()
-    train_paths, val_paths = ml.train_val_files(args.data, args.val_fraction, tuple(args.more_data))
-    cache = args.cache_dir if args.cache_dir is not None else ml.DEFAULT_CACHE_DIR
-    train_lib = ml.load_library(train_paths, fps=FPS, cache_dir=cache, workers=args.threads)
-    val_lib = ml.load_library(val_paths, fps=FPS, cache_dir=cache, workers=args.threads)
+    if args.pack is not None:
+        from .motion_pack import read_pack
+
+        train_lib, val_lib = read_pack(args.pack / "train.npz", FPS), read_pack(args.pack / "val.npz", FPS)
+    else:
+        train_paths, val_paths = ml.train_val_files(args.data, args.val_fraction, tuple(args.more_data))
+        cache = args.cache_dir if args.cache_dir is not None else ml.DEFAULT_CACHE_DIR
+        train_lib = ml.load_library(train_paths, fps=FPS, cache_dir=cache, workers=args.threads)
+        val_lib = ml.load_library(val_paths, fps=FPS, cache_dir=cache, workers=args.threads)
     synth = Synthesizer(train_lib, SynthConfig(window=config.window, fps=FPS, seed=args.seed,
                                                **CAMERA_PRESETS[args.cameras]))
     val_synth = Synthesizer(val_lib, SynthConfig(window=config.window, fps=FPS, seed=0))
-    val_noisy = to_torch(val_synth.fixed_eval_set(args.val_windows, seed=1234, noisy=True))
-    val_clean = to_torch(val_synth.fixed_eval_set(args.val_windows, seed=1234, noisy=False))
+    val_noisy = to_torch(val_synth.fixed_eval_set(args.val_windows, seed=1234, noisy=True), device)
+    val_clean = to_torch(val_synth.fixed_eval_set(args.val_windows, seed=1234, noisy=False), device)
     print(f"data: {len(train_lib)} train / {len(val_lib)} val files, "
           f"{sum(m.num_frames for m in train_lib) / FPS / 60:.1f} / {sum(m.num_frames for m in val_lib) / FPS / 60:.1f} min "
           f"at {FPS:g} fps, loaded in {time.time() - t_load:.0f} s; model {model.num_parameters() / 1e6:.2f} M params "
-          f"({config.rotation_repr}, rotation supervision {'on' if weights.rotation_supervision else 'off'})", flush=True)
+          f"({config.rotation_repr}, rotation supervision {'on' if weights.rotation_supervision else 'off'}) on {device}",
+          flush=True)
 
     opt = make_optimizer(model, args.lr, args.weight_decay)
     step, elapsed0, best = 0, 0.0, float("inf")
+    rewarm_from = 0           # a fresh optimizer (compact checkpoint) warms up again from here
     if ckpt is not None:
         model.load_state_dict(ckpt["model"])
-        opt.load_state_dict(ckpt["optimizer"])
         step, elapsed0, best = int(ckpt["step"]), float(ckpt["elapsed_s"]), float(ckpt.get("best_score", best))
+        if ckpt.get("optimizer") is not None:
+            opt.load_state_dict(ckpt["optimizer"])
+        else:
+            rewarm_from = step
+            print("compact checkpoint (weights only): fresh optimizer state, warm-up again", flush=True)
         print(f"resumed at step {step}, {elapsed0 / 60:.1f} min trained", flush=True)
 
     budget_s = args.minutes * 60.0 if args.minutes is not None else None
@@ -287,7 +318,7 @@ def main(argv: list[str] | None = None) -> int:
         from ..footage.windows import FootageWindows
 
         fv = FootageWindows(args.footage_val, config.window)
-        val_real = to_torch(fv.sample(args.footage_val_windows, np.random.default_rng(4321)))
+        val_real = to_torch(fv.sample(args.footage_val_windows, np.random.default_rng(4321)), device)
         print(f"footage validation: {len(fv)} rendered clips, {args.footage_val_windows} windows (selects best.pt)",
               flush=True)
     t0 = time.time()
@@ -334,12 +365,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         while progress() < 1.0:
             lr = lr_at(step, progress(), args.lr, args.warmup)
+            if rewarm_from:
+                lr *= min(1.0, (step - rewarm_from + 1) / max(args.warmup, 1))
             for g in opt.param_groups:
                 g["lr"] = lr
             batch = source.get(step)
             if real is not None:
                 batch = mix_real(batch, real, args.footage_fraction, np.random.default_rng((args.seed, step, 7)))
-            terms = train_step(model, opt, to_torch(batch), weights, args.clip)
+            terms = train_step(model, opt, to_torch(batch, device), weights, args.clip)
             if not math.isfinite(terms["total"]):
                 raise FloatingPointError(f"non-finite loss at step {step}: {terms}")
             step += 1
@@ -365,6 +398,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         source.close()
         log.close()
+    if args.compact:
+        print(f"compact checkpoint: {compact_checkpoint(out / 'last.pt', args.compact)}", flush=True)
     return 0
 
 
