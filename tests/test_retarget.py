@@ -104,11 +104,12 @@ def test_auto_detect_custom_rig_by_keywords(table):
     if table is _BIPED:          # Biped hangs the clavicles off the neck
         new_par = [("Bip01 Neck" if n.endswith("Clavicle") else p) for n, p in zip(new, new_par)]
     got, mapping, conf = presets.auto_detect(new, new_par)
-    assert got == "custom"
+    # Unreal names have their own preset now (the spine re-fitted from the hierarchy); Biped's are matched by keyword
+    assert got == ("unreal" if table is _UE else "custom")
     right = [j for j in sk.JOINT_NAMES if mapping.get(j) == truth[j]]
     assert len(right) >= 20, {j: (mapping.get(j), truth[j]) for j in sk.JOINT_NAMES if j not in right}
     assert len(mapping) == len(set(mapping.values()))
-    assert 0.5 < conf < 0.99
+    assert (conf >= 0.8) if table is _UE else (0.5 < conf < 0.99)
 
 
 def _synthetic_rig(seed: int = 0):
@@ -211,3 +212,49 @@ def test_bad_mappings_and_shapes_are_named(walk):
                     walk.offsets)
     with pytest.raises(ValueError, match="local_rot"):
         rt.retarget(rig, mapping, walk.local_rot[:, :5], walk.root_translation, walk.offsets)
+
+
+def _unreal_rig(ue5: bool = True):
+    """The canonical body under Unreal mannequin names, with UE5's extra spine and neck bones between the
+    canonical ones (UE4: three spine bones, one neck bone)."""
+    table = dict(presets.PRESETS["unreal"])
+    heads = sk.rest_positions(sk.REST_OFFSETS)
+    tails = heads + rt.canonical_bone_vectors(sk.REST_OFFSETS)
+    names = [table[n] for n in sk.JOINT_NAMES]
+    parents = [names[p] if p >= 0 else None for p in sk.PARENTS]
+    h, t = list(heads), list(tails)
+    if ue5:
+        # spine_02 between spine_01 and spine_03, spine_04 between spine_03 and spine_05, neck_02 under neck_01
+        for new, below, above in (("spine_02", "spine_01", "spine_03"), ("spine_04", "spine_03", "spine_05"),
+                                  ("neck_02", "neck_01", "head")):
+            i_b, i_a = names.index(below), names.index(above)
+            mid = (h[i_b] + h[i_a]) / 2
+            names.append(new)
+            parents.append(below)
+            h.append(mid)
+            t.append(h[i_a])
+            parents[i_a] = new
+    else:
+        names = [n if n != "spine_05" else "spine_03" for n in names]
+        names[sk.JOINT_INDEX["spine_02"]] = "spine_02"
+        parents = [names[p] if p >= 0 else None for p in sk.PARENTS]
+    order = sorted(range(len(names)), key=lambda i: _depth(names, parents, i))
+    idx = {names[i]: k for k, i in enumerate(order)}
+    rig = rt.rig_from_heads_tails([names[i] for i in order], [idx[parents[i]] if parents[i] else -1 for i in order],
+                                  np.array(h)[order], np.array(t)[order], np.zeros(len(order)))
+    return rig, [names[i] for i in order], [parents[i] for i in order]
+
+
+@pytest.mark.parametrize("ue5", [True, False])
+def test_unreal_mannequin_is_detected_and_keyed(walk, ue5):
+    rig, names, parents = _unreal_rig(ue5)
+    preset, mapping, conf = presets.auto_detect(names, parents)
+    assert preset == "unreal" and conf >= (1.0 if ue5 else 0.9)
+    assert mapping["forearm_l"] == "lowerarm_l" and mapping["shin_r"] == "calf_r" and mapping["toe_l"] == "ball_l"
+    assert mapping["spine_03"] == ("spine_05" if ue5 else "spine_03") and len(mapping) == sk.NUM_JOINTS
+    res = rt.retarget(rig, mapping, walk.local_rot, walk.root_translation, walk.offsets)
+    world, _ = rt.pose_world(rig, res.rotations, res.root_bone, res.root_location)
+    limbs = [j for j in sk.JOINT_NAMES if j.startswith(("upperarm", "forearm", "thigh", "shin"))]
+    bones = [rig.index[mapping[j]] for j in limbs]
+    err = rt.direction_errors_deg(world[:, bones][..., 1], limbs, walk.local_rot, walk.offsets)
+    assert err.max() < 1e-3

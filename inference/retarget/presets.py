@@ -56,6 +56,13 @@ PRESETS: dict[str, dict[str, str]] = {
         {"clavicle": "shoulder.{S}", "upperarm": "upper_arm_fk.{S}", "forearm": "forearm_fk.{S}",
          "hand": "hand_fk.{S}", "thigh": "thigh_fk.{S}", "shin": "shin_fk.{S}", "foot": "foot_fk.{S}",
          "toe": "toe_fk.{S}"}),
+    # Unreal Engine 5 mannequin (Manny / Quinn): five spine bones and two neck bones, of which every other one
+    # is driven (with the hierarchy known, the spine is re-fitted; UE4's three-bone spine fits too)
+    "unreal": _expand(
+        {"pelvis": "pelvis", "spine_01": "spine_01", "spine_02": "spine_03", "spine_03": "spine_05",
+         "neck": "neck_01", "head": "head"},
+        {"clavicle": "clavicle_{s}", "upperarm": "upperarm_{s}", "forearm": "lowerarm_{s}", "hand": "hand_{s}",
+         "thigh": "thigh_{s}", "shin": "calf_{s}", "foot": "foot_{s}", "toe": "ball_{s}"}),
     # our own armature (addon/armature.py) and BVH export: canonical names
     "ours": {n: n for n in sk.JOINT_NAMES},
 }
@@ -64,7 +71,7 @@ for _name, _preset in PRESETS.items():
 # Names shown to users (the add-on's Bone Mapping menu); one per preset.
 PRESET_LABELS: dict[str, str] = {"mixamo": "Mixamo", "cmu_mb": "CMU / MotionBuilder", "rigify": "Rigify (DEF bones)",
                                  "rigify_meta": "Rigify Metarig", "rigify_fk": "Rigify FK Controls",
-                                 "ours": "Uplift Armature"}
+                                 "unreal": "Unreal Mannequin (UE5)", "ours": "Uplift Armature"}
 assert set(PRESET_LABELS) == set(PRESETS)
 
 PRESET_MIN_SCORE = 0.8     # fraction of a preset's bones that must exist for the preset to be used
