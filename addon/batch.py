@@ -1,4 +1,4 @@
-"""Headless batch: the ``blend`` output format and ``blender --background --command uplift_mocap ...``.
+"""Headless batch: the ``blend`` and ``fbx`` output formats and ``blender --background --command uplift_mocap ...``.
 
 ``write_blend(clip, path, rig=None, mapping=None)`` keys a clip in a scene of its own and writes just
 that scene (with its armature, Action and, with ``rig``, the rig's objects) to ``path`` through
@@ -16,6 +16,7 @@ from pathlib import Path
 
 import bpy
 
+from ..cli.commands import FBX_TARGETS as _FBX_TARGET_NAMES
 from ..cli.convert import parse_rig_spec
 from ..inference.pipeline.run import PipelineError
 from . import animate
@@ -81,15 +82,14 @@ def append_rig(path: Path, armature: str | None = None):
     return next(iter(arms.values())), [o for o in objs.values() if o is not None]
 
 
-def write_blend(clip, path, rig: str | None = None, mapping: str | None = None) -> None:
-    """Write ``clip`` keyed onto our armature (or onto ``rig``, through ``mapping``: a preset name or
-    None for the saved / auto-detected mapping) as a .blend at ``path``. The scene gets the video's
-    frame rate and the keyed frame range; the motion starts at frame 1."""
-    path = Path(path)
+@contextlib.contextmanager
+def _keyed_scene(clip, name: str, rig: str | None, mapping: str | None):
+    """A new scene holding ``clip`` keyed onto our armature (or onto ``rig`` through ``mapping``), shown in
+    the window while the block runs; yields (scene, AnimateResult). Everything made is removed afterwards."""
     before = _snapshot()
     renamed = _free_names(parse_rig_spec(rig)[0]) if rig else {}
     try:
-        scene = bpy.data.scenes.new(path.stem)
+        scene = bpy.data.scenes.new(name)
         num, base = _fps_fraction(clip.fps)
         scene.render.fps, scene.render.fps_base = num, base
         target = None
@@ -99,15 +99,56 @@ def write_blend(clip, path, rig: str | None = None, mapping: str | None = None) 
                 scene.collection.objects.link(obj)
         scene.view_layers[0].objects.active = target
         with _window_scene(scene):
-            res = animate.apply_clip(bpy.context, clip, path.stem, 1.0, target, mapping or animate.AUTO_MAPPING,
+            res = animate.apply_clip(bpy.context, clip, name, 1.0, target, mapping or animate.AUTO_MAPPING,
                                      scene=scene)
-        scene.frame_start = int(res.frame_range[0])
-        scene.frame_end = max(int(round(res.frame_range[1])), scene.frame_start)
-        bpy.data.libraries.write(str(path), {scene}, compress=True)
+            scene.frame_start = int(res.frame_range[0])
+            scene.frame_end = max(int(round(res.frame_range[1])), scene.frame_start)
+            yield scene, res
     finally:
         _remove_new(before)
-        for tmp, name in renamed.items():
-            bpy.data.objects[tmp].name = name
+        for tmp, original in renamed.items():
+            bpy.data.objects[tmp].name = original
+
+
+def write_blend(clip, path, rig: str | None = None, mapping: str | None = None) -> None:
+    """Write ``clip`` keyed onto our armature (or onto ``rig``, through ``mapping``: a preset name or
+    None for the saved / auto-detected mapping) as a .blend at ``path``. The scene gets the video's
+    frame rate and the keyed frame range; the motion starts at frame 1."""
+    path = Path(path)
+    with _keyed_scene(clip, path.stem, rig, mapping) as (scene, _res):
+        bpy.data.libraries.write(str(path), {scene}, compress=True)
+
+
+# Axis and scale settings of Blender's FBX exporter per target application (names: cli.commands.FBX_TARGETS;
+# documented in the user guide).
+FBX_TARGETS = {
+    "blender": {},
+    "unity": dict(apply_scale_options="FBX_SCALE_ALL", axis_forward="-Z", axis_up="Y", bake_space_transform=True),
+    "unreal": dict(apply_scale_options="FBX_SCALE_NONE", axis_forward="-Z", axis_up="Y"),
+}
+assert tuple(FBX_TARGETS) == _FBX_TARGET_NAMES
+
+
+def write_fbx(clip, path, rig: str | None = None, mapping: str | None = None, target: str = "blender",
+              with_mesh: bool = True) -> None:
+    """Write ``clip`` as FBX through Blender's own exporter: the armature (ours, or ``rig`` keyed through
+    ``mapping``) with its Action baked over the keyed frame range at the video's rate, the rig's meshes
+    when ``with_mesh``, axes and scale for ``target`` (``FBX_TARGETS``)."""
+    if target not in FBX_TARGETS:
+        raise PipelineError(f"unknown FBX target {target!r} (known: {', '.join(FBX_TARGETS)})")
+    path = Path(path)
+    with _keyed_scene(clip, path.stem, rig, mapping) as (scene, res):
+        layer = scene.view_layers[0]
+        for obj in scene.objects:
+            obj.select_set(obj == res.obj or (with_mesh and obj.type == "MESH" and obj.parent == res.obj))
+        layer.objects.active = res.obj
+        types = {"ARMATURE", "MESH"} if with_mesh else {"ARMATURE"}
+        result = bpy.ops.export_scene.fbx(
+            filepath=str(path), use_selection=True, object_types=types, add_leaf_bones=False,
+            bake_anim=True, bake_anim_use_all_actions=False, bake_anim_use_nla_strips=False,
+            bake_anim_force_startend_keying=True, bake_anim_simplify_factor=0.0, **FBX_TARGETS[target])
+        if result != {"FINISHED"} or not path.is_file():
+            raise PipelineError(f"FBX export of {path} failed ({result})")
 
 
 @contextlib.contextmanager
@@ -153,4 +194,4 @@ def unregister():
         bpy.utils.unregister_cli_command(_handles.pop())
 
 
-__all__ = ["CLI_COMMAND", "append_rig", "write_blend", "cli_command"]
+__all__ = ["CLI_COMMAND", "FBX_TARGETS", "append_rig", "write_blend", "write_fbx", "cli_command"]

@@ -55,6 +55,10 @@ def _run_demo(args) -> int:
 
 # --- the Blender output format (``--format blend``): written by addon/batch.py inside Blender or with
 # the bpy module; registered here by name so that nothing imports bpy unless a .blend is asked for.
+# Target applications of the ``fbx`` format (axis and scale settings: addon/batch.py FBX_TARGETS).
+FBX_TARGETS = ("blender", "unity", "unreal")
+
+
 def _add_blend_arguments(p: argparse.ArgumentParser) -> None:
     from ..inference.retarget.presets import PRESETS
 
@@ -63,6 +67,10 @@ def _add_blend_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mapping", default=None, metavar="PRESET",
                    help=f"with --rig: bone mapping preset ({', '.join(PRESETS)}; "
                         "default: the mapping saved on the rig, else detected from its bone names)")
+
+
+    p.add_argument("--fbx-target", choices=FBX_TARGETS, default="blender",
+                   help="with --format fbx: axes and scale for this application (default blender)")
 
 
 argument_hook(_add_blend_arguments)
@@ -83,14 +91,24 @@ def _blend_options(args) -> dict:
     return {"rig": rig, "mapping": mapping}
 
 
+def _fbx_options(args) -> dict:
+    return {**_blend_options(args), "target": getattr(args, "fbx_target", "blender")}
+
+
 def _register_blend_format() -> None:
+    """The formats written through Blender (addon/batch.py), registered by name: bpy loads only when used."""
     from . import convert as convert_cli
     from ..inference.pipeline import motion_clip
 
+    batch = f"{__package__.rpartition('.')[0]}.addon.batch"
     if "blend" not in motion_clip.WRITERS:
-        motion_clip.register_writer("blend", ".blend", f"{__package__.rpartition('.')[0]}.addon.batch:write_blend",
+        motion_clip.register_writer("blend", ".blend", f"{batch}:write_blend",
                                     "Blender file with the keyed armature (needs Blender or the bpy module)")
+    if "fbx" not in motion_clip.WRITERS:
+        motion_clip.register_writer("fbx", ".fbx", f"{batch}:write_fbx",
+                                    "FBX (armature + baked Action) for game engines (needs Blender or the bpy module)")
     convert_cli.FORMAT_OPTIONS.setdefault("blend", _blend_options)
+    convert_cli.FORMAT_OPTIONS.setdefault("fbx", _fbx_options)
 
 
 @subcommand

@@ -71,6 +71,8 @@ def add_processing_arguments(p: argparse.ArgumentParser, video: bool = True) -> 
     p.add_argument("--provider", default=None, metavar="P",
                    help="ONNX Runtime provider, e.g. cpu, cuda, CoreMLExecutionProvider (default: automatic)")
     p.add_argument("--model", type=Path, default=None, metavar="PATH", help="uplifter .onnx (default: shipped)")
+    p.add_argument("--bvh-units", choices=("m", "cm"), default="m",
+                   help="BVH offsets and root motion in metres or centimetres (default m)")
     for add in ARGUMENT_HOOKS:
         add(p)
 
@@ -84,7 +86,7 @@ def add_convert_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("videos", nargs="+", type=Path, metavar="VIDEO", help="video files")
     p.add_argument("-o", "--out", type=Path, required=True, metavar="OUTDIR", help="output folder (created)")
     p.add_argument("--format", default="bvh", metavar="LIST",
-                   help="comma-separated formats: bvh,npz,json, and blend with Blender or the bpy module (default bvh)")
+                   help="comma-separated formats: bvh,npz,json, and blend or fbx with Blender or the bpy module (default bvh)")
     add_processing_arguments(p, video=True)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.add_argument("-v", "--verbose", action="store_true", help="keep MediaPipe's own log lines on stderr")
@@ -121,6 +123,9 @@ def parse_rig_spec(spec: str) -> tuple[Path, str | None]:
 
 def writer_options(args: argparse.Namespace, formats: list[str]) -> dict[str, dict]:
     return {f: FORMAT_OPTIONS[f](args) for f in formats if f in FORMAT_OPTIONS}
+
+
+FORMAT_OPTIONS["bvh"] = lambda args: {"units": getattr(args, "bvh_units", "m")}
 
 
 # --- progress and summaries -----------------------------------------------------------------------

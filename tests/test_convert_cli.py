@@ -111,8 +111,8 @@ def test_output_folder_without_write_permission(tmp_path, capsys):
 
 
 def test_bad_options_and_formats(tmp_path, capsys):
-    code, _, err = convert(capsys, WALK, "-o", tmp_path, "--format", "bvh,fbx")
-    assert code == cc.EXIT_USAGE and err == ["error: unknown output format 'fbx' (available: blend, bvh, json, npz)"]
+    code, _, err = convert(capsys, WALK, "-o", tmp_path, "--format", "bvh,abc")
+    assert code == cc.EXIT_USAGE and err == ["error: unknown output format 'abc' (available: blend, bvh, fbx, json, npz)"]
     code, _, err = convert(capsys, WALK, "-o", tmp_path, "--format", "blend", "--mapping", "maya")
     assert code == cc.EXIT_USAGE and len(err) == 1 and err[0].startswith("error: unknown --mapping 'maya'")
     code, _, err = convert(capsys, WALK, "-o", tmp_path, "--start", "2", "--end", "1")
@@ -191,7 +191,7 @@ def test_lift_errors(landmarks_npz, tmp_path, capsys):
     np.savez(other, x=np.zeros(3))
     code, err = lift(other, "-o", tmp_path / "x.npz")
     assert code == cc.EXIT_INPUT and len(err) == 1 and "not a landmarks file from detection" in err[0]
-    code, err = lift(landmarks_npz, "-o", tmp_path / "x.fbx")
+    code, err = lift(landmarks_npz, "-o", tmp_path / "x.abc")
     assert code == cc.EXIT_USAGE and "cannot tell the output format" in err[0]
     blocker = tmp_path / "blocker"
     blocker.write_text("")
@@ -205,3 +205,16 @@ def test_real_process_exit_code_and_single_line(tmp_path):
     assert proc.returncode == cc.EXIT_INPUT
     assert proc.stderr.strip() == f"error: {tmp_path / 'nope.mov'}: no such file"
     assert "converted 0 of 1 video" in proc.stdout
+
+
+def test_lift_writes_bvh_in_centimetres_on_request(landmarks_npz, tmp_path):
+    from uplift_mocap.inference.mocap.bvh import read_bvh
+
+    assert cli.main(["lift", str(landmarks_npz), "-o", str(tmp_path / "m.bvh")]) == 0
+    assert cli.main(["lift", str(landmarks_npz), "-o", str(tmp_path / "cm.bvh"), "--bvh-units", "cm"]) == 0
+    m, cm = read_bvh(tmp_path / "m.bvh", scale=1.0), read_bvh(tmp_path / "cm.bvh", scale=1.0)
+    np.testing.assert_allclose(cm.offsets, 100.0 * m.offsets, rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(cm.motion[:, :3], 100.0 * m.motion[:, :3], rtol=1e-5, atol=1e-3)   # root motion
+    np.testing.assert_allclose(cm.motion[:, 3:], m.motion[:, 3:], atol=1e-4)                      # rotations
+    # read with unit detection, both are the same body in metres
+    np.testing.assert_allclose(read_bvh(tmp_path / "cm.bvh").offsets, read_bvh(tmp_path / "m.bvh").offsets, atol=1e-6)
