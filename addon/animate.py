@@ -138,7 +138,8 @@ def apply_clip(context, clip, name: str, frame_start: float, target=None, preset
                                 f"(map it in the 3D View sidebar, Uplift tab)")
         result = rig_io.retarget_onto(obj, clip.local_rot, clip.root_translation, clip.offsets, mapping)
         _keep_previous_action(obj)
-        action = rig_io.key_result(obj, result, name, frames=frames, keyed=clip.keyed)
+        action = rig_io.key_result(obj, result, name, frames=frames, keyed=clip.keyed,
+                                   constants=rig_io.preset_constants(obj, preset))
         if confidence < 1.0:
             warnings.append(f"bone mapping {preset!r} guessed with confidence {confidence:.0%}: check it in the "
                             f"3D View sidebar (Uplift tab)")

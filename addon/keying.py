@@ -117,14 +117,17 @@ def _fill(fcurve, co: np.ndarray, ipo: int) -> None:
 
 
 def write_bone_keys(obj, action_name: str, bone_names, times_frames, quats, root_loc=None, *,
-                    root_bone: str | None = None, keyed=None, interpolation: str = "LINEAR"):
+                    root_bone: str | None = None, keyed=None, interpolation: str = "LINEAR",
+                    constants: dict[tuple[str, str], float] | None = None):
     """Key pose bones of ``obj`` into a NEW Action and assign it; returns the Action.
 
     bone_names: (B,) pose bones to key; times_frames: (T,) scene frames (may be fractional), strictly
     increasing over keyed samples; quats: (T, B, 4) wxyz ``pose_bone.rotation_quaternion`` values
     (normalised and made hemisphere-continuous here); root_loc: (T, 3) ``location`` (bone rest space,
     metres) of ``root_bone`` (default bone_names[0]) or None; keyed: (T,) bool, False samples get no
-    keys (default all); interpolation: "LINEAR" (default), "CONSTANT" or "BEZIER" (auto-clamped).
+    keys (default all); interpolation: "LINEAR" (default), "CONSTANT" or "BEZIER" (auto-clamped);
+    constants: {(bone, custom property): value} held over the keyed range (e.g. Rigify's IK_FK switch),
+    keyed in the Action so that the rig's own property values stay as they are.
     The Action is named ``action_name`` (Blender adds ``.001`` ... when taken; existing Actions are
     untouched). Keyed bones get rotation_mode QUATERNION. On error nothing is left behind.
     """
@@ -149,6 +152,10 @@ def write_bone_keys(obj, action_name: str, bone_names, times_frames, quats, root
             for i in range(3):
                 co[:, 1] = root_loc[:, i]
                 _fill(compat.new_fcurve(action, slot, f"{_bone_path(root_bone)}.location", i, root_bone), co, ipo)
+        for (bone, prop), value in (constants or {}).items():
+            ends = np.array([[frames[0], value], [frames[-1], value]], dtype=np.float32)
+            path = f'{_bone_path(bone)}["{prop}"]'
+            _fill(compat.new_fcurve(action, slot, path, 0, bone), ends, INTERPOLATIONS["CONSTANT"])
         previous = compat.object_action(obj)
         try:
             compat.assign_action(obj, action, slot)

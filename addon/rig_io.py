@@ -24,18 +24,41 @@ def _check_armature(obj) -> None:
                          f"({getattr(obj, 'type', type(obj).__name__)})")
 
 
+def _follows(obj, pose_bone):
+    """The bone ``pose_bone`` copies whole (an enabled Copy Transforms constraint on this armature, world
+    to world, full influence, no driver; e.g. Rigify's ORG bones follow their controls), else None."""
+    driven = {d.data_path for d in (obj.animation_data.drivers if obj.animation_data else ())}
+    for i, c in enumerate(pose_bone.constraints):
+        if (c.type == "COPY_TRANSFORMS" and c.enabled and c.influence == 1.0 and c.target == obj
+                and c.subtarget in obj.data.bones and c.owner_space == "WORLD" and c.target_space == "WORLD"
+                and not any(p.startswith(f'pose.bones["{pose_bone.name}"].constraints') for p in driven)):
+            return obj.data.bones[c.subtarget]
+    return None
+
+
 def read_rig(obj) -> rt.TargetRig:
     """Rest data of an armature object: bone names (parents first), parents, ``matrix_local``,
-    lengths, and the object's world matrix."""
+    lengths, and the object's world matrix. A bone that copies another's world transform whole
+    (``_follows``) counts as that bone's child, as it moves with it."""
     _check_armature(obj)
     bones = list(obj.data.bones)
+    parent = {b.name: b.parent for b in bones}
+    for b in bones:
+        leader = _follows(obj, obj.pose.bones[b.name])
+        if leader is not None:
+            up, cycle = leader, False
+            while up is not None:                            # never make a bone its own ancestor
+                cycle = cycle or up.name == b.name
+                up = parent[up.name]
+            if not cycle:
+                parent[b.name] = leader
     pos = {b.name: i for i, b in enumerate(bones)}
     order, seen = [], set()
     for b in bones:                                          # parents before children
         chain = []
         while b is not None and b.name not in seen:
             chain.append(b)
-            b = b.parent
+            b = parent[b.name]
         for c in reversed(chain):
             seen.add(c.name)
             order.append(pos[c.name])
@@ -43,7 +66,7 @@ def read_rig(obj) -> rt.TargetRig:
     index = {b.name: i for i, b in enumerate(bones)}
     return rt.TargetRig(
         names=tuple(b.name for b in bones),
-        parents=np.array([index[b.parent.name] if b.parent else -1 for b in bones], dtype=np.int64),
+        parents=np.array([index[parent[b.name].name] if parent[b.name] else -1 for b in bones], dtype=np.int64),
         rest=np.array([np.array(b.matrix_local) for b in bones], dtype=np.float64),
         lengths=np.array([b.length for b in bones], dtype=np.float64),
         object_matrix=np.array(obj.matrix_world, dtype=np.float64),
@@ -96,11 +119,21 @@ def retarget_onto(obj, local_rot, root_translation, offsets, mapping: dict[str, 
     return rt.retarget(read_rig(obj), mapping, local_rot, root_translation, offsets, root_motion=root_motion)
 
 
+def preset_constants(obj, preset: str) -> dict[tuple[str, str], float]:
+    """The rig settings ``preset`` needs while its keys play (``presets.PRESET_POSE_PROPERTIES``), for the
+    bones of ``obj`` that have those properties: {(bone, property): value}."""
+    wanted = presets.PRESET_POSE_PROPERTIES.get(preset, {})
+    pose = obj.pose.bones
+    return {(bone, prop): float(v) for bone, props in wanted.items() if bone in pose
+            for prop, v in props.items() if prop in pose[bone].keys()}
+
+
 def key_result(obj, result: rt.RetargetResult, action_name: str, frames=None, frame_start: float = 1.0,
-               keyed=None, interpolation: str = "LINEAR"):
+               keyed=None, interpolation: str = "LINEAR", constants: dict | None = None):
     """Key ``result`` on ``obj`` as a new Action (through ``keying.write_bone_keys``); returns the Action.
 
-    frames: (T,) scene frames (default frame_start, frame_start + 1, ...); keyed: (T,) bool or None.
+    frames: (T,) scene frames (default frame_start, frame_start + 1, ...); keyed: (T,) bool or None;
+    constants: {(bone, custom property): value} held in the Action (``preset_constants``).
     """
     from . import keying
 
@@ -111,4 +144,4 @@ def key_result(obj, result: rt.RetargetResult, action_name: str, frames=None, fr
     quats = result.rotations[:, [index[n] for n in bones]]
     root_loc = result.root_location if result.root_bone else None
     return keying.write_bone_keys(obj, action_name, bones, frames, quats, root_loc, keyed=keyed,
-                                  interpolation=interpolation)
+                                  interpolation=interpolation, constants=constants)

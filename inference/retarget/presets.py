@@ -74,6 +74,15 @@ PRESET_LABELS: dict[str, str] = {"mixamo": "Mixamo", "cmu_mb": "CMU / MotionBuil
                                  "unreal": "Unreal Mannequin (UE5)", "ours": "Uplift Armature"}
 assert set(PRESET_LABELS) == set(PRESETS)
 
+# A generated Rigify rig has deform bones (``rigify``) and the FK controls that drive them through constraints:
+# keys must go on the controls, so where both are present the control preset wins.
+PREFERRED_OVER = {"rigify_fk": "rigify"}
+# Rig settings a preset needs while its keys play, written into the new Action as constant keys (so the rig
+# itself is not changed): Rigify's arms and legs in FK, the neck and head following the chest.
+PRESET_POSE_PROPERTIES: dict[str, dict[str, dict[str, float]]] = {
+    "rigify_fk": {**{f"{limb}_parent.{s}": {"IK_FK": 1.0} for limb in ("upper_arm", "thigh") for s in "LR"},
+                  "torso": {"neck_follow": 1.0, "head_follow": 1.0}},
+}
 PRESET_MIN_SCORE = 0.8     # fraction of a preset's bones that must exist for the preset to be used
 FUZZY_CONFIDENCE = 0.75    # confidence of a keyword mapping covering every joint
 
@@ -277,10 +286,13 @@ def auto_detect(bone_names, parents=None) -> tuple[str, dict[str, str], float]:
     par = _parent_indices(names, parents)
     bare = _bare_index(names)
     best, best_score = None, 0.0
-    for preset, table in PRESETS.items():
-        score = sum(b in bare for b in table.values()) / len(table)
+    scores = {preset: sum(b in bare for b in table.values()) / len(table) for preset, table in PRESETS.items()}
+    for preset, score in scores.items():
         if score > best_score:
             best, best_score = preset, score
+    for preset, over in PREFERRED_OVER.items():                # controls beat the bones they drive
+        if best == over and scores[preset] >= PRESET_MIN_SCORE:
+            best, best_score = preset, scores[preset]
     if best is not None and best_score >= PRESET_MIN_SCORE:
         return (best, *preset_mapping(best, names, parents))
     found = _keyword_mapping(names, par)
