@@ -78,7 +78,7 @@ def _viterbi(keep: np.ndarray, flip: np.ndarray, unary: np.ndarray, switch: np.n
 
 
 def repair_swaps(landmarks: np.ndarray, detected: np.ndarray, width: int, height: int,
-                 switch_cost: float = 0.02, partial_cost: float = 0.03, swap_cost: float = 1e-3) -> SwapRepair:
+                 switch_cost: float = 0.02, partial_cost: float = 0.03, swap_cost: float = 0.005) -> SwapRepair:
     """landmarks (T, 33, 3) float [x, y normalised to the image, visibility] (NaN where missing),
     detected (T,) bool, image size in pixels -> ``SwapRepair`` with the continuous labelling.
     Costs in body sizes: ``switch_cost`` per change of labelling, ``partial_cost`` more for a change into
