@@ -82,6 +82,24 @@ def append_rig(path: Path, armature: str | None = None):
     return next(iter(arms.values())), [o for o in objs.values() if o is not None]
 
 
+def check_rig(rig: str | None = None, mapping: str | None = None, **_options) -> None:
+    """Before any video is processed: ValueError when ``rig`` (``RIG.blend[:ARMATURE]``) cannot be read or
+    does not name exactly one armature (``mapping`` is checked by the command line)."""
+    if not rig:
+        return
+    path, armature = parse_rig_spec(rig)
+    if not path.is_file():
+        raise ValueError(f"--rig: no such file: {path}")
+    try:
+        with bpy.data.libraries.load(str(path), link=False) as (src, _dst):
+            names = list(src.objects)
+    except OSError as exc:
+        raise ValueError(f"--rig: cannot read {path}: {exc}") from None
+    # object types are only known once appended; list the candidates by name in the message
+    if armature is not None and armature not in names:
+        raise ValueError(f"--rig: {path} has no object {armature!r} (objects: {', '.join(names) or 'none'})")
+
+
 @contextlib.contextmanager
 def _keyed_scene(clip, name: str, rig: str | None, mapping: str | None):
     """A new scene holding ``clip`` keyed onto our armature (or onto ``rig`` through ``mapping``), shown in
@@ -194,4 +212,4 @@ def unregister():
         bpy.utils.unregister_cli_command(_handles.pop())
 
 
-__all__ = ["CLI_COMMAND", "FBX_TARGETS", "append_rig", "write_blend", "write_fbx", "cli_command"]
+__all__ = ["CLI_COMMAND", "FBX_TARGETS", "append_rig", "check_rig", "write_blend", "write_fbx", "cli_command"]

@@ -91,6 +91,13 @@ def _blend_options(args) -> dict:
     return {"rig": rig, "mapping": mapping}
 
 
+def _blender_options_without_format(args, formats) -> str | None:
+    used = [o for o in ("rig", "mapping") if getattr(args, o, None) is not None]
+    if used and not {"blend", "fbx"} & set(formats):
+        return f"--{used[0]} only applies to --format blend or fbx"
+    return None
+
+
 def _fbx_options(args) -> dict:
     return {**_blend_options(args), "target": getattr(args, "fbx_target", "blender")}
 
@@ -103,10 +110,12 @@ def _register_blend_format() -> None:
     batch = f"{__package__.rpartition('.')[0]}.addon.batch"
     if "blend" not in motion_clip.WRITERS:
         motion_clip.register_writer("blend", ".blend", f"{batch}:write_blend",
-                                    "Blender file with the keyed armature (needs Blender or the bpy module)")
+                                    "Blender file with the keyed armature (needs Blender or the bpy module)",
+                                    check=f"{batch}:check_rig")
     if "fbx" not in motion_clip.WRITERS:
         motion_clip.register_writer("fbx", ".fbx", f"{batch}:write_fbx",
-                                    "FBX (armature + baked Action) for game engines (needs Blender or the bpy module)")
+                                    "FBX (armature + baked Action) for game engines (needs Blender or the bpy module)",
+                                    check=f"{batch}:check_rig")
     convert_cli.FORMAT_OPTIONS.setdefault("blend", _blend_options)
     convert_cli.FORMAT_OPTIONS.setdefault("fbx", _fbx_options)
 
@@ -119,9 +128,17 @@ def _add_convert(subparsers):
 
 
 def _run_convert(args) -> int:
-    from .convert import run_convert
+    from ..inference.pipeline.motion_clip import parse_formats
+    from .convert import EXIT_USAGE, run_convert
 
     _register_blend_format()
+    try:
+        reason = _blender_options_without_format(args, parse_formats(args.format))
+    except ValueError:
+        reason = None          # run_convert reports the unknown format
+    if reason:
+        print(f"error: {reason}", file=sys.stderr)
+        return EXIT_USAGE
     return run_convert(args)
 
 
@@ -133,10 +150,33 @@ def _add_lift(subparsers):
 
 
 def _run_lift(args) -> int:
-    from .convert import run_lift
+    from ..inference.pipeline.motion_clip import format_for_path, parse_formats
+    from .convert import EXIT_USAGE, run_lift
 
     _register_blend_format()
+    try:
+        fmt = parse_formats(args.format)[0] if args.format else format_for_path(args.out)
+        reason = _blender_options_without_format(args, [fmt])
+    except ValueError:
+        reason = None          # run_lift reports it
+    if reason:
+        print(f"error: {reason}", file=sys.stderr)
+        return EXIT_USAGE
     return run_lift(args)
+
+
+@subcommand
+def _add_detect(subparsers):
+    from .convert import add_detect_parser
+
+    add_detect_parser(subparsers).set_defaults(func=_run_detect)
+
+
+def _run_detect(args) -> int:
+    from .convert import run_detect, native_logs_silenced
+
+    with native_logs_silenced(True) as err:
+        return run_detect(args, err=err)
 
 
 def build_parser(prog: str = "uplift") -> argparse.ArgumentParser:

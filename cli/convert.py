@@ -4,9 +4,12 @@ Each video is converted on its own: a failure prints one line ``error: VIDEO: re
 and the others still run. Progress (one bar per stage) goes to stderr when it is a terminal;
 a summary per video and a total go to stdout.
 
+``uplift detect`` writes the landmarks file ``lift`` reads. Options are all checked before any detection;
+existing outputs are kept unless ``--overwrite``; files are written atomically.
+
 Exit codes: 0 all written; 3 a video or landmarks file is missing or unreadable; 4 no person found;
-5 output not writable; 6 bad options / unknown format; 1 any other failure or a mix of the above;
-130 interrupted.
+5 output not writable; 6 bad options / unknown format or provider / an output that exists; 1 any other
+failure or a mix of the above; 130 interrupted.
 
 Extending (e.g. the Blender add-on's ``--format blend --rig RIG.blend[:ARMATURE]``): register the
 writer with ``motion_clip.register_writer("blend", ".blend", "module:function")``, add its
@@ -88,6 +91,7 @@ def add_convert_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--format", default="bvh", metavar="LIST",
                    help="comma-separated formats: bvh,npz,json, and blend or fbx with Blender or the bpy module (default bvh)")
     add_processing_arguments(p, video=True)
+    p.add_argument("--overwrite", action="store_true", help="replace output files that exist (default: refuse)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.add_argument("-v", "--verbose", action="store_true", help="keep MediaPipe's own log lines on stderr")
     return p
@@ -101,7 +105,23 @@ def add_lift_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("landmarks", type=Path, metavar="LANDMARKS.npz")
     p.add_argument("-o", "--out", type=Path, required=True, metavar="OUT", help="output file")
     p.add_argument("--format", default=None, metavar="NAME", help="output format (default: from OUT's extension)")
+    p.add_argument("--overwrite", action="store_true", help="replace OUT if it exists (default: refuse)")
     add_processing_arguments(p, video=False)
+    return p
+
+
+def add_detect_parser(subparsers) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "detect", help="detect the person's 2D landmarks in a video (the file `uplift lift` reads)",
+        description="Run pose detection on VIDEO and write its 2D landmarks (one person) as OUT.npz, which "
+                    "`uplift lift` turns into motion later (e.g. to try settings without detecting again).",
+        epilog="exit codes: 0 ok, 3 missing/unreadable video, 4 no person found, 5 output not writable, 6 bad options")
+    p.add_argument("video", type=Path, metavar="VIDEO")
+    p.add_argument("-o", "--out", type=Path, required=True, metavar="OUT.npz", help="detections file")
+    p.add_argument("--start", type=float, default=0.0, metavar="S", help="start time in seconds (default 0)")
+    p.add_argument("--end", type=float, default=None, metavar="S", help="end time in seconds (default: the end)")
+    p.add_argument("--stride", type=_positive_int, default=1, metavar="N", help="use every N-th frame (default 1)")
+    p.add_argument("--overwrite", action="store_true", help="replace OUT if it exists (default: refuse)")
     return p
 
 
@@ -122,7 +142,22 @@ def parse_rig_spec(spec: str) -> tuple[Path, str | None]:
 
 
 def writer_options(args: argparse.Namespace, formats: list[str]) -> dict[str, dict]:
-    return {f: FORMAT_OPTIONS[f](args) for f in formats if f in FORMAT_OPTIONS}
+    """Each format's writer options from the arguments, checked by the writer (ValueError on a problem)."""
+    from ..inference.pipeline import motion_clip
+
+    opts = {f: FORMAT_OPTIONS[f](args) for f in formats if f in FORMAT_OPTIONS}
+    for f in formats:
+        motion_clip.WRITERS[f].check_options(**opts.get(f, {}))
+    return opts
+
+
+def refuse_existing(paths: list[Path], overwrite: bool) -> str | None:
+    """A one-line reason when an output file exists and ``overwrite`` is off, else None."""
+    existing = [p for p in paths if p.exists()]
+    if existing and not overwrite:
+        more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
+        return f"{existing[0]} exists{more}: use --overwrite to replace"
+    return None
 
 
 FORMAT_OPTIONS["bvh"] = lambda args: {"units": getattr(args, "bvh_units", "m")}
@@ -278,20 +313,38 @@ def run_convert(args: argparse.Namespace, out: TextIO | None = None, err: TextIO
 
 def _convert(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from ..inference.pipeline import motion_clip
-    from ..inference.pipeline.run import Cancelled, PipelineError, convert_video, get_uplifter
+    from ..inference.pipeline.run import PipelineError, resolve_provider
 
+    stems = _stems(args.videos)
     try:
         formats = motion_clip.parse_formats(args.format)
         options = convert_options(args)
         options.validate()
+        resolve_provider(options.provider)
         wopts = writer_options(args, formats)
+        reason = refuse_existing([args.out / f"{stem}{motion_clip.WRITERS[f].suffix}" for stem in stems for f in formats],
+                                 getattr(args, "overwrite", False))
+        if reason:
+            raise ValueError(reason)
     except (ValueError, PipelineError) as e:
         _error(None, str(e), err)
         return EXIT_USAGE
+    created = not args.out.exists()
     reason = prepare_out_dir(args.out)
     if reason:
         _error(None, reason, err)
         return EXIT_OUTPUT
+    try:
+        return _convert_videos(args, out, err, formats, options, wopts, stems)
+    finally:
+        if created and args.out.is_dir() and not any(args.out.iterdir()):
+            args.out.rmdir()          # nothing was written: leave no empty folder behind
+
+
+def _convert_videos(args, out, err, formats, options, wopts, stems) -> int:
+    from ..inference.pipeline import motion_clip
+    from ..inference.pipeline.run import Cancelled, PipelineError, convert_video, get_uplifter
+
     t_all = time.perf_counter()
     try:
         uplifter = get_uplifter(options.model_path, options.provider)
@@ -300,7 +353,7 @@ def _convert(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return EXIT_FAILED
     bar = ProgressBar(err, enabled=False if args.quiet else None)
     tally = _Tally()
-    for video, stem in zip(args.videos, _stems(args.videos)):
+    for video, stem in zip(args.videos, stems):
         name = str(video)
         if bar.enabled:
             print(name, file=err, flush=True)
@@ -355,6 +408,9 @@ def run_lift(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | 
         options = convert_options(args)
         options.validate()
         wopts = writer_options(args, [fmt]).get(fmt, {})
+        reason = refuse_existing([args.out], getattr(args, "overwrite", False))
+        if reason:
+            raise ValueError(reason)
     except (ValueError, PipelineError) as e:
         _error(None, str(e), err)
         return EXIT_USAGE
@@ -378,7 +434,7 @@ def run_lift(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | 
         _error(None, reason, err)
         return EXIT_OUTPUT
     try:
-        motion_clip.WRITERS[fmt].resolve()(clip, args.out, **wopts)
+        motion_clip.write_atomically(args.out, lambda tmp: motion_clip.WRITERS[fmt].resolve()(clip, tmp, **wopts))
     except OSError as e:
         _error(args.out, f"cannot write: {e.strerror or e}", err)
         return EXIT_OUTPUT
@@ -389,5 +445,53 @@ def run_lift(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | 
     return EXIT_OK
 
 
-__all__ = ["parse_rig_spec", "add_convert_parser", "add_lift_parser", "run_convert", "run_lift", "argument_hook", "ARGUMENT_HOOKS",
+def run_detect(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """``uplift detect``: the detections file of one video; returns the exit code."""
+    out, err = out or sys.stdout, err or sys.stderr
+    from ..inference.pipeline import detect, motion_clip
+    from ..inference.pipeline.run import NoPersonError, PipelineError
+    from ..inference.pipeline.video import VideoError
+
+    if args.out.suffix.lower() != ".npz":
+        _error(None, f"{args.out}: the detections file must end in .npz", err)
+        return EXIT_USAGE
+    if args.end is not None and not args.end > args.start:
+        _error(None, f"end ({args.end} s) must be after start ({args.start} s)", err)
+        return EXIT_USAGE
+    reason = refuse_existing([args.out], args.overwrite)
+    if reason:
+        _error(None, reason, err)
+        return EXIT_USAGE
+    if not args.video.is_file():
+        _error(args.video, "no such file" if not args.video.exists() else "not a file", err)
+        return EXIT_INPUT
+    try:
+        det = detect.detect_video(args.video, detect.DetectOptions(start_s=args.start, end_s=args.end,
+                                                                  stride=args.stride))
+    except VideoError as e:
+        _error(None, str(e), err)
+        return EXIT_INPUT
+    except (PipelineError, RuntimeError) as e:
+        _error(args.video, str(e), err)
+        return EXIT_FAILED
+    if not det.detected.any():
+        _error(args.video, str(NoPersonError(f"no person found in {len(det.times_s)} frames")), err)
+        return EXIT_NO_PERSON
+    parent = args.out.parent
+    reason = prepare_out_dir(parent) if str(parent) not in ("", ".") else None
+    if reason:
+        _error(None, reason, err)
+        return EXIT_OUTPUT
+    try:
+        motion_clip.write_atomically(args.out, det.save_npz)
+    except OSError as e:
+        _error(args.out, f"cannot write: {e.strerror or e}", err)
+        return EXIT_OUTPUT
+    print(f"{args.video}: person in {100 * det.detected_fraction:.1f}% of {len(det.times_s)} frames "
+          f"({det.width}x{det.height}, {det.fps:.4g} fps, detection {det.detect_s:.1f} s); wrote {args.out}", file=out)
+    return EXIT_OK
+
+
+__all__ = ["parse_rig_spec", "add_convert_parser", "add_lift_parser", "add_detect_parser", "run_convert", "run_lift",
+           "run_detect", "argument_hook", "ARGUMENT_HOOKS",
            "FORMAT_OPTIONS", "ProgressBar", "prepare_out_dir", "clip_summary"]

@@ -92,7 +92,7 @@ def test_each_bad_input_gives_its_exit_code_and_one_line(tmp_path, capsys, case)
     assert code == expected[0] and code != 0
     assert len(err) == 1 and err[0].startswith(expected[1]), err
     if case != "not writable":
-        assert not any(out_dir.iterdir())
+        assert not out_dir.exists()          # nothing written: no empty folder left behind
 
 
 def test_output_folder_without_write_permission(tmp_path, capsys):
@@ -121,7 +121,7 @@ def test_bad_options_and_formats(tmp_path, capsys):
         cli.main(["convert", str(WALK), "-o", str(tmp_path), "--smoothing", "2"])
     capsys.readouterr()
     code, _, err = convert(capsys, WALK, "-o", tmp_path, "--provider", "nosuch")
-    assert code == cc.EXIT_FAILED and len(err) == 1 and "provider 'nosuch' is not available" in err[0]
+    assert code == cc.EXIT_USAGE and len(err) == 1 and "provider 'nosuch' is not available" in err[0]
     assert not any(tmp_path.iterdir())
 
 
@@ -218,3 +218,34 @@ def test_lift_writes_bvh_in_centimetres_on_request(landmarks_npz, tmp_path):
     np.testing.assert_allclose(cm.motion[:, 3:], m.motion[:, 3:], atol=1e-4)                      # rotations
     # read with unit detection, both are the same body in metres
     np.testing.assert_allclose(read_bvh(tmp_path / "cm.bvh").offsets, read_bvh(tmp_path / "m.bvh").offsets, atol=1e-6)
+
+
+def test_existing_outputs_are_kept_unless_overwrite(tmp_path, capsys):
+    (tmp_path / "person_walk.bvh").write_text("mine\n")
+    code, _, err = convert(capsys, WALK, "-o", tmp_path, "--end", "0.5", "--format", "bvh,json")
+    assert code == cc.EXIT_USAGE and err == [f"error: {tmp_path / 'person_walk.bvh'} exists: use --overwrite to replace"]
+    assert (tmp_path / "person_walk.bvh").read_text() == "mine\n" and not (tmp_path / "person_walk.json").exists()
+    code, _, _ = convert(capsys, WALK, "-o", tmp_path, "--end", "0.5", "--format", "bvh,json", "--overwrite")
+    assert code == 0 and (tmp_path / "person_walk.bvh").read_text().startswith("HIERARCHY")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["person_walk.bvh", "person_walk.json"]  # no temp files
+
+
+def test_detect_then_lift_and_their_refusals(tmp_path, capsys):
+    det = tmp_path / "walk.npz"
+    assert cli.main(["detect", str(WALK), "-o", str(det), "--end", "1"]) == 0
+    assert "person in 100.0% of" in capsys.readouterr().out
+    assert cli.main(["detect", str(WALK), "-o", str(det)]) == cc.EXIT_USAGE          # exists
+    assert "use --overwrite" in capsys.readouterr().err
+    assert cli.main(["detect", str(WALK), "-o", str(tmp_path / "walk.json")]) == cc.EXIT_USAGE
+    assert cli.main(["detect", str(tmp_path / "nope.mp4"), "-o", str(tmp_path / "n.npz")]) == cc.EXIT_INPUT
+    capsys.readouterr()
+    out = tmp_path / "walk.bvh"
+    assert cli.main(["lift", str(det), "-o", str(out)]) == 0 and out.is_file()
+    assert cli.main(["lift", str(det), "-o", str(out)]) == cc.EXIT_USAGE            # exists
+    assert cli.main(["lift", str(det), "-o", str(out), "--overwrite"]) == 0
+
+
+def test_rig_options_need_a_blender_format(tmp_path, capsys):
+    code, _, err = convert(capsys, WALK, "-o", tmp_path / "o", "--mapping", "mixamo")
+    assert code == cc.EXIT_USAGE and err == ["error: --mapping only applies to --format blend or fbx"]
+    assert not (tmp_path / "o").exists()

@@ -155,13 +155,13 @@ def test_write_clip_and_format_registry(tmp_path, monkeypatch):
     paths = mc.write_clip(clip, tmp_path, "walk", "bvh, npz,json")
     assert [p.name for p in paths] == ["walk.bvh", "walk.npz", "walk.json"] and all(p.is_file() for p in paths)
     assert mc.read_npz(paths[1]).num_frames == 8
-    with pytest.raises(ValueError, match=r"unknown output format 'fbx' \(available: (blend, )?bvh, json, npz\)"):
-        mc.write_clip(clip, tmp_path, "walk", ["bvh", "fbx"])
+    with pytest.raises(ValueError, match=r"unknown output format 'abc' \(available: "):
+        mc.write_clip(clip, tmp_path, "walk", ["bvh", "abc"])
     with pytest.raises(ValueError, match="no output format"):
         mc.parse_formats(" , ")
     assert mc.format_for_path("a/b.JSON") == "json"
     with pytest.raises(ValueError, match="cannot tell the output format"):
-        mc.format_for_path("clip.fbx")
+        mc.format_for_path("clip.abc")
     # a front end adds its own format, resolved lazily from "module:function" with per-format options
     lazy = mc.Writer("bvhcm", ".cm.bvh", "uplift_mocap.inference.pipeline.motion_clip:write_clip_bvh")
     monkeypatch.setitem(mc.WRITERS, "bvhcm", lazy)

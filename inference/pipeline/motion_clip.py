@@ -178,20 +178,36 @@ class Writer:
     suffix: str
     write: Callable | str
     description: str = ""
+    check: Callable | str | None = None     # check(**options): raise ValueError before any work starts
 
     def resolve(self) -> Callable:
-        if callable(self.write):
-            return self.write
-        module, _, func = self.write.partition(":")
-        return getattr(importlib.import_module(module), func)
+        return _resolve(self.write)
+
+    def check_options(self, **options) -> None:
+        """Raise ValueError when ``options`` cannot be written (e.g. a rig file without that armature)."""
+        if self.check is not None:
+            try:
+                check = _resolve(self.check)
+            except ImportError as exc:
+                raise ValueError(f"format {self.name!r} cannot be written here ({exc}): {self.description}") from None
+            check(**options)
+
+
+def _resolve(target: Callable | str) -> Callable:
+    if callable(target):
+        return target
+    module, _, func = target.partition(":")
+    return getattr(importlib.import_module(module), func)
 
 
 WRITERS: dict[str, Writer] = {}
 
 
-def register_writer(name: str, suffix: str, write: Callable | str, description: str = "") -> None:
-    """Add (or replace) output format ``name`` written to ``<stem><suffix>``."""
-    WRITERS[name] = Writer(name, suffix, write, description)
+def register_writer(name: str, suffix: str, write: Callable | str, description: str = "",
+                    check: Callable | str | None = None) -> None:
+    """Add (or replace) output format ``name`` written to ``<stem><suffix>``; ``check(**options)`` (optional)
+    validates the writer's options before any video is processed."""
+    WRITERS[name] = Writer(name, suffix, write, description, check)
 
 
 register_writer("bvh", ".bvh", write_clip_bvh, "BVH motion capture (opens in Blender, MotionBuilder, ...)")
@@ -232,10 +248,26 @@ def write_clip(clip: MotionClip, out_dir: str | os.PathLike, stem: str, formats=
     for name in names:
         w = WRITERS[name]
         path = out_dir / f"{stem}{w.suffix}"
-        w.resolve()(clip, path, **(options or {}).get(name, {}))
+        write_atomically(path, lambda tmp: w.resolve()(clip, tmp, **(options or {}).get(name, {})))
         paths.append(path)
     return paths
 
 
+def write_atomically(path: str | os.PathLike, write: Callable[[Path], None]) -> None:
+    """``write(tmp)`` to a temporary name beside ``path``, then rename it to ``path``: a reader never sees
+    a half-written file, and a failed write leaves nothing (and an existing ``path`` as it was)."""
+    path = Path(path)
+    folder = path.with_name(f".{path.name}.{os.getpid()}.tmp")   # same file name inside: writers that name
+    tmp = folder / path.name                                      # things after the file (a scene) see it
+    folder.mkdir(exist_ok=True)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        for leftover in folder.iterdir():
+            leftover.unlink()
+        folder.rmdir()
+
+
 __all__ = ["MotionClip", "dense_motion", "write_npz", "read_npz", "write_json", "write_clip_bvh", "Writer", "WRITERS",
-           "register_writer", "parse_formats", "format_for_path", "write_clip"]
+           "register_writer", "parse_formats", "format_for_path", "write_clip", "write_atomically"]

@@ -84,3 +84,15 @@ def test_cli_writes_fbx_and_rejects_an_unknown_target(tmp_path, repo_root):
     assert (tmp_path / "sample_walk.fbx").stat().st_size > 10_000 and (tmp_path / "sample_walk.bvh").is_file()
     bad = subprocess.run(cmd[:-3] + ["--fbx-target", "maya"], capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "invalid choice: 'maya'" in bad.stderr
+
+
+def test_a_wrong_armature_name_is_refused_before_detection(run_py, tmp_path):
+    rig = tmp_path / "rig.blend"
+    run_py("import bpy\nbpy.ops.object.armature_add()\nbpy.context.object.name = 'Hero'\n"
+           f"bpy.ops.wm.save_as_mainfile(filepath={str(rig)!r})\n", timeout=120)
+    missing_video = tmp_path / "not_read.mp4"           # never opened: the options fail first
+    cmd = [sys.executable, "-m", "uplift_mocap.cli", "convert", str(missing_video), "-o", str(tmp_path / "out"),
+           "--format", "fbx", "--rig", f"{rig}:Villain"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 6 and "has no object 'Villain' (objects: " in proc.stderr and "Hero" in proc.stderr
+    assert not (tmp_path / "out").exists()
