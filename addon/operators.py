@@ -84,7 +84,7 @@ class UPLIFT_OT_animate_strip(_SaysWhy, bpy.types.Operator):
         frame_range = None if settings.use_strip_range else (settings.frame_start, settings.frame_end)
         source = animate.strip_source(strip, scene, frame_range)
         options = animate.convert_options(source, settings.smoothing, settings.in_place, settings.focal_mm,
-                                          _provider(context))
+                                          _provider(context), settings.plant_feet)
         options.validate()
         self._source = source
         self._target_name = settings.armature.name if settings.target == "EXISTING" else None

@@ -50,6 +50,9 @@ class SEQUENCER_PT_uplift(bpy.types.Panel):
         col = layout.column()
         col.prop(settings, "smoothing", slider=True)
         col.prop(settings, "in_place")
+        sub = col.column()
+        sub.active = not settings.in_place
+        sub.prop(settings, "plant_feet")
         col.prop(settings, "focal_mm")
         job = running_job()
         if job is not None:

@@ -40,6 +40,9 @@ class UPLIFT_PG_settings(bpy.types.PropertyGroup):
         description="Temporal smoothing of the motion (0 = off, 1 = strongest)")
     in_place: bpy.props.BoolProperty(
         name="In Place", default=False, description="Keep the character in place (vertical root motion only)")
+    plant_feet: bpy.props.BoolProperty(
+        name="Plant Feet", default=True,
+        description="Keep a foot that stands on the floor from sliding (off: the root follows the lifted motion only)")
     focal_mm: bpy.props.FloatProperty(
         name="Focal Length", default=0.0, min=0.0, soft_max=200.0, unit="CAMERA",
         description="35 mm-equivalent focal length of the camera that filmed the video (0 = assume 28 mm)")

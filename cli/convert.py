@@ -69,6 +69,7 @@ def add_processing_arguments(p: argparse.ArgumentParser, video: bool = True) -> 
     p.add_argument("--smoothing", type=_fraction, default=0.5, metavar="X",
                    help="temporal smoothing, 0 = off .. 1 = strongest (default 0.5)")
     p.add_argument("--in-place", action="store_true", help="keep the character in place (vertical motion only)")
+    p.add_argument("--no-plant", action="store_true", help="do not keep feet on the floor from sliding")
     p.add_argument("--focal-mm", type=float, default=None, metavar="F",
                    help="35 mm-equivalent focal length of the camera (default: estimated)")
     p.add_argument("--provider", default=None, metavar="P",
@@ -130,7 +131,8 @@ def convert_options(args: argparse.Namespace):
 
     return ConvertOptions(start_s=getattr(args, "start", 0.0), end_s=getattr(args, "end", None),
                           stride=getattr(args, "stride", 1), smoothing=args.smoothing, in_place=args.in_place,
-                          focal_mm=args.focal_mm, provider=args.provider, model_path=args.model)
+                          focal_mm=args.focal_mm, provider=args.provider, model_path=args.model,
+                          plant_feet=not getattr(args, "no_plant", False))
 
 
 def parse_rig_spec(spec: str) -> tuple[Path, str | None]:

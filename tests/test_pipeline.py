@@ -252,3 +252,43 @@ def test_other_frame_rates_are_lifted_at_the_model_rate(walk_det):
     assert clip.info["resampled_for_lift"] and not full.info["resampled_for_lift"]
     angle = np.degrees(R.quat_angle(clip.local_rot[:, 1:], full.local_rot[::2, 1:]))
     assert np.median(angle) < 1.5, f"median {np.median(angle):.2f} deg from the full-rate lift"
+
+
+def _retimed(det, fps):
+    """The same detections re-sampled at ``fps`` (landmarks interpolated in time)."""
+    import dataclasses
+
+    t = np.arange(0.0, det.times_s[-1] + 1e-9, 1.0 / fps)
+    lm = np.stack([np.stack([np.interp(t, det.times_s, det.landmarks[:, j, c]) for c in range(3)], -1)
+                   for j in range(det.landmarks.shape[1])], 1).astype(np.float32)
+    return dataclasses.replace(det, times_s=t, frame_indices=np.arange(len(t)), landmarks=lm,
+                               presence=np.ones(len(t), np.float32), num_people=np.ones(len(t), np.int16),
+                               world_landmarks=np.zeros_like(lm), fps=float(fps), stride=1)
+
+
+def test_any_frame_rate_gives_the_same_contacts_and_travel():
+    """Foot contacts, planting and smoothing work in seconds, whatever the video's rate (they assumed 30 fps:
+    at 60 fps a walk was in contact six times as often)."""
+    from uplift_mocap.inference.pipeline import detect
+
+    det = detect.detect_video(WALK, detect.DetectOptions())
+    tt = np.linspace(0.2, det.times_s[-1] - 0.2, 30)
+    out = {}
+    for fps in (24, 25, 30, 50, 60):
+        clip = lift_detections(_retimed(det, fps))
+        root = np.stack([np.interp(tt, clip.times_s, clip.root_translation[:, k]) for k in range(3)], -1)
+        out[fps] = (float(clip.info["contacts"].mean()), root[-1] - root[0])
+    c30, travel30 = out[30]
+    for fps, (c, travel) in out.items():
+        assert abs(c - c30) < 0.08, (fps, c, c30)         # at 30 fps assumed: 0.26 apart at 60 fps
+        assert abs(travel[0] - travel30[0]) < 0.1 and abs(travel[2] - travel30[2]) < 0.05, (fps, travel, travel30)
+
+
+def test_foot_planting_can_be_turned_off():
+    from uplift_mocap.inference.pipeline import detect
+
+    det = detect.detect_video(WALK, detect.DetectOptions())
+    on, off = lift_detections(det), lift_detections(det, ConvertOptions(plant_feet=False))
+    assert on.info["contacts"].any()
+    assert np.abs(on.root_translation - off.root_translation).max() > 1e-3   # planting moved the root
+    np.testing.assert_allclose(on.local_rot, off.local_rot, atol=1e-6)       # and nothing else

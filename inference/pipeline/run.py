@@ -69,7 +69,9 @@ class ConvertOptions:
     uplifter's output with that of the mirrored landmarks (``Uplifter.lift``); ``fuse_limbs``: aim
     the limbs halfway between the rotation and the joints heads' directions
     (``limb_fusion.fuse_limb_directions``); ``repair_swaps``: undo MediaPipe's left/right label swaps
-    (``flips.repair_swaps``) before lifting."""
+    (``flips.repair_swaps``) before lifting; ``plant_feet``: keep feet in contact with the floor from sliding
+    (``world_motion.plant_root``; never with ``in_place``). Contacts, planting and smoothing run at the
+    clip's own rate (video fps / stride)."""
     start_s: float = 0.0
     end_s: float | None = None
     stride: int = 1
@@ -84,6 +86,7 @@ class ConvertOptions:
     mirror_average: bool = True
     fuse_limbs: bool = True
     repair_swaps: bool = True
+    plant_feet: bool = True
 
     def validate(self) -> None:
         """Raise PipelineError naming the first bad setting."""
@@ -308,11 +311,10 @@ def lift_detections(det: Detections, options: ConvertOptions | None = None, prog
     offsets = (measured_offsets(res.joints, res.rotations, lengths, measured) if o.measure_proportions
                else skeleton.offsets_from_lengths(lengths))
     rotations = fuse_limb_directions(res.joints, res.rotations, offsets) if o.fuse_limbs else res.rotations
-    wopt = WorldOptions(focal_mm=o.focal_mm, in_place=o.in_place)
-    world = run.stage("world", solve_world, gf.landmarks, det.width, det.height, res.joints, res.rotations[:, 0],
-                      offsets, wopt)
-
+    wopt = WorldOptions(focal_mm=o.focal_mm, in_place=o.in_place, plant_feet=o.plant_feet)
     keyed = np.asarray(gf.keyed, dtype=bool)
+    world = run.stage("world", solve_world, gf.landmarks, det.width, det.height, res.joints, res.rotations[:, 0],
+                      offsets, wopt, fps=fps, keyed=keyed)
 
     def smooth():
         local = np.array(rotations, dtype=np.float64)
