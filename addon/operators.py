@@ -109,7 +109,8 @@ class UPLIFT_OT_animate_strip(_SaysWhy, bpy.types.Operator):
         info = clip.info
         self.report({"INFO"}, f"{res.action.name}: {clip.num_frames} frames on {res.obj.name} "
                               f"(frames {res.frame_range[0]:.0f}-{res.frame_range[1]:.0f}), person in "
-                              f"{100 * info.get('detected_fraction', 0.0):.0f}% of frames")
+                              f"{100 * info.get('detected_fraction', 0.0):.0f}% of frames; "
+                              + ", ".join(f"{k} on {v}" for k, v in info.get("devices", {}).items()))
         return {"FINISHED"}
 
     def execute(self, context):

@@ -8,11 +8,11 @@ class UPLIFT_AddonPreferences(bpy.types.AddonPreferences):
     bl_idname = ADDON_ID
 
     onnx_provider: bpy.props.EnumProperty(
-        name="Inference Device",
-        description="ONNX Runtime execution provider used to run the pose models",
+        name="Uplifter Device",
+        description="Where the uplifter network runs (ONNX Runtime); pose detection (MediaPipe) runs on the CPU",
         items=[
-            ("AUTO", "Automatic", "Use the fastest available provider (GPU when present, else CPU)"),
-            ("CPU", "CPU", "Always run on the CPU"),
+            ("AUTO", "Automatic", "The fastest ONNX Runtime provider installed (CUDA, DirectML, CoreML), else the CPU"),
+            ("CPU", "CPU", "Always run the uplifter on the CPU"),
         ],
         default="AUTO",
     )
@@ -21,6 +21,17 @@ class UPLIFT_AddonPreferences(bpy.types.AddonPreferences):
         layout = self.layout
         layout.use_property_split = True
         layout.prop(self, "onnx_provider")
+        col = layout.column(align=True)
+        col.label(text=f"ONNX Runtime providers here: {', '.join(_available_providers())}")
+        col.label(text="Pose detection (MediaPipe) runs on the CPU.")
+
+
+def _available_providers() -> list[str]:
+    try:
+        import onnxruntime
+    except ImportError:
+        return ["none (onnxruntime is not installed)"]
+    return [p.removesuffix("ExecutionProvider") for p in onnxruntime.get_available_providers()]
 
 
 def get_preferences(context=None):

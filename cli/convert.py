@@ -223,6 +223,9 @@ def clip_summary(name: str, clip, paths: list[Path], indent: str = "  ") -> str:
              f"{info.get('jitter_pos_mm_before', float('nan')):.1f} -> "
              f"{info.get('jitter_pos_mm_after', float('nan')):.1f} mm (mean acceleration)",
              f"{indent}time     {timing_line(clip.timings)}"]
+    devices = info.get("devices")
+    if devices:
+        lines.append(f"{indent}device   " + ", ".join(f"{stage} {dev}" for stage, dev in devices.items()))
     lines += [f"{indent}wrote    {p}" for p in paths]
     return "\n".join(lines)
 

@@ -104,6 +104,7 @@ def test_walk_clip_info_timings_and_progress(walk_clip):
     assert all(g["filled"] for g in info["gaps"])
     # MediaPipe swaps this walker's legs for single frames (and the first 7); repaired, never most of the clip
     assert 0 < info["swapped_frames"] <= 15
+    assert info["devices"] == {"detect": "CPU (MediaPipe)", "lift": "CPU"}   # what this CPU-only build ran on
     assert [c[0] for c in calls if c[1] == c[2]] == ["flips", "gaps", "lift", "world", "smooth"]
 
 
@@ -292,3 +293,12 @@ def test_foot_planting_can_be_turned_off():
     assert on.info["contacts"].any()
     assert np.abs(on.root_translation - off.root_translation).max() > 1e-3   # planting moved the root
     np.testing.assert_allclose(on.local_rot, off.local_rot, atol=1e-6)       # and nothing else
+
+
+def test_device_labels_name_the_hardware():
+    from uplift_mocap.inference.pipeline.run import device_label
+
+    assert device_label("CUDAExecutionProvider") == "GPU (CUDA)"
+    assert device_label("DmlExecutionProvider") == "GPU (DirectML)"
+    assert device_label("CPUExecutionProvider") == "CPU"
+    assert device_label("AzureExecutionProvider") == "Azure"

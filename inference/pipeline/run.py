@@ -41,6 +41,15 @@ from .world_motion import WorldOptions, solve_world
 
 Progress = Callable[[str, int, int], None]
 STAGES = ("detect", "flips", "gaps", "lift", "world", "smooth")
+# MediaPipe's pose detection runs on the CPU (XNNPACK) in every build we ship; the other stages are numpy.
+DETECT_DEVICE = "CPU (MediaPipe)"
+_PROVIDER_LABELS = {"CUDAExecutionProvider": "GPU (CUDA)", "DmlExecutionProvider": "GPU (DirectML)",
+                    "CoreMLExecutionProvider": "CoreML", "CPUExecutionProvider": "CPU"}
+
+
+def device_label(provider: str) -> str:
+    """A person's name for an ONNX Runtime provider ("CUDAExecutionProvider" -> "GPU (CUDA)")."""
+    return _PROVIDER_LABELS.get(provider, provider.removesuffix("ExecutionProvider"))
 _FALLBACK_FPS = 30.0
 
 
@@ -340,7 +349,8 @@ def lift_detections(det: Detections, options: ConvertOptions | None = None, prog
             "smoothing": float(o.smoothing), "in_place": bool(o.in_place),
             "contacts": np.asarray(world.contacts, dtype=bool), **camera,
             "lift_fps": float(uplifter.fps), "resampled_for_lift": resampled,
-            "model_version": uplifter.model_version, "provider": uplifter.session.get_providers()[0]}
+            "model_version": uplifter.model_version, "provider": uplifter.session.get_providers()[0],
+            "devices": {"detect": DETECT_DEVICE, "lift": device_label(uplifter.session.get_providers()[0])}}
     timings = dict(run.timings)
     timings["total"] = sum(timings.values())
     return MotionClip(
