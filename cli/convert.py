@@ -70,6 +70,10 @@ def add_processing_arguments(p: argparse.ArgumentParser, video: bool = True) -> 
                    help="temporal smoothing, 0 = off .. 1 = strongest (default 0.5)")
     p.add_argument("--in-place", action="store_true", help="keep the character in place (vertical motion only)")
     p.add_argument("--no-plant", action="store_true", help="do not keep feet on the floor from sliding")
+    if video:
+        p.add_argument("--person", type=int, default=None, metavar="N",
+                       help="convert person N of everyone seen, 0 = the most present (see --list-people); "
+                            "default: follow the largest person")
     p.add_argument("--focal-mm", type=float, default=None, metavar="F",
                    help="35 mm-equivalent focal length of the camera (default: estimated)")
     p.add_argument("--provider", default=None, metavar="P",
@@ -93,6 +97,8 @@ def add_convert_parser(subparsers) -> argparse.ArgumentParser:
                    help="comma-separated formats: bvh,npz,json, and blend or fbx with Blender or the bpy module (default bvh)")
     add_processing_arguments(p, video=True)
     p.add_argument("--overwrite", action="store_true", help="replace output files that exist (default: refuse)")
+    p.add_argument("--list-people", action="store_true",
+                   help="list everyone seen in each video (number, time on screen, size) and convert nothing")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.add_argument("-v", "--verbose", action="store_true", help="keep MediaPipe's own log lines on stderr")
     return p
@@ -132,7 +138,7 @@ def convert_options(args: argparse.Namespace):
     return ConvertOptions(start_s=getattr(args, "start", 0.0), end_s=getattr(args, "end", None),
                           stride=getattr(args, "stride", 1), smoothing=args.smoothing, in_place=args.in_place,
                           focal_mm=args.focal_mm, provider=args.provider, model_path=args.model,
-                          plant_feet=not getattr(args, "no_plant", False))
+                          plant_feet=not getattr(args, "no_plant", False), person=getattr(args, "person", None))
 
 
 def parse_rig_spec(spec: str) -> tuple[Path, str | None]:
@@ -316,9 +322,34 @@ def run_convert(args: argparse.Namespace, out: TextIO | None = None, err: TextIO
         return _convert(args, out or sys.stdout, stream)
 
 
+def list_people(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """``uplift convert --list-people``: everyone in each video, most present first."""
+    from ..inference.pipeline import detect
+    from ..inference.pipeline.video import VideoError
+
+    failed = []
+    for video in args.videos:
+        try:
+            tracks, times = detect.detect_people(video, detect.DetectOptions(start_s=args.start, end_s=args.end,
+                                                                             stride=args.stride))
+        except (VideoError, OSError) as e:
+            _error(video, str(e), err)
+            failed.append(EXIT_INPUT)
+            continue
+        print(f"{video}: {len(tracks)} {'person' if len(tracks) == 1 else 'people'} seen in {len(times)} frames",
+              file=out)
+        for i, tr in enumerate(tracks):
+            print(f"  person {i}: on screen {100 * tr.coverage:5.1f}% of frames from {tr.first_seen_s(times):.2f} s, "
+                  f"height {100 * tr.height:.0f}% of the image", file=out)
+    return EXIT_OK if not failed else (failed[0] if len(set(failed)) == 1 else EXIT_FAILED)
+
+
 def _convert(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from ..inference.pipeline import motion_clip
     from ..inference.pipeline.run import PipelineError, resolve_provider
+
+    if getattr(args, "list_people", False):
+        return list_people(args, out, err)
 
     stems = _stems(args.videos)
     try:

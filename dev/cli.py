@@ -112,7 +112,7 @@ def _add_eval_real(subparsers):
     p.add_argument("--cam", action="append", default=[], metavar="CAM", help="only this camera (repeatable)")
     p.add_argument("--model", type=Path, default=None, metavar="PATH", help="ONNX model (default models/uplifter.onnx)")
     p.add_argument("--source", action="append", default=[], metavar="NAME",
-                   help="only these sources (pipeline, mp_world, guided, consistent; repeatable)")
+                   help="only these sources (pipeline, pipeline_a, mp_world, guided, consistent; repeatable)")
     p.add_argument("--json", type=Path, default=None, metavar="PATH", help="write all scores as JSON")
     p.add_argument("--no-swap-repair", action="store_true", help="lift MediaPipe's left/right labels as they are")
     p.set_defaults(func=_run_eval_real)

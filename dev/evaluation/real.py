@@ -5,6 +5,8 @@ Per camera it scores person A (the man on the force plate) four ways:
 
 * ``pipeline``: the full pipeline as a user runs it (``convert_video`` on the camera's video); also reports
   which person it tracked (``score.py``'s auto choice: the lower PA-MPJPE) and its left/right flip rate;
+* ``pipeline_a``: the same, told to follow A as a user would pick him from ``--list-people`` (the listed
+  person whose 2D lies closest to A's guided detections);
 * ``mp_world``: MediaPipe's own world landmarks of A (``mp_world_camXX.npz``, the guided detections,
   MediaPipe's own left/right labels) on the same frames;
 * ``guided``: our lift (``lift_detections``) of A's guided 2D (``A_uv_guided``: MediaPipe's detections of him,
@@ -15,7 +17,7 @@ Per camera it scores person A (the man on the force plate) four ways:
 
 Validation only (model selection, never training). Numbers: ``uplift-dev eval-real``; the last line is
 ``REAL_MPJPE_mm= REAL_BONE_DEG= MPWORLD_MPJPE_mm= MPWORLD_BONE_DEG= CONSISTENT2D_MPJPE_mm= FLIP_PCT=``
-(means over the cameras: ``guided``, ``mp_world``, ``consistent``, and the pipeline's flip rate).
+(means over the cameras: ``guided``, ``mp_world``, ``consistent``, and the flip rate of ``pipeline_a``).
 """
 from __future__ import annotations
 
@@ -32,7 +34,7 @@ from ..paths import SHARED
 
 DEFAULT_REAL = SHARED / "real"
 PERSON = "A"
-SOURCES = ("pipeline", "mp_world", "guided", "consistent")
+SOURCES = ("pipeline", "pipeline_a", "mp_world", "guided", "consistent")
 SEGMENTS = ("upper_arm", "forearm", "thigh", "shin", "torso")
 
 
@@ -135,10 +137,16 @@ def evaluate_camera(real_dir: Path, cam: str, scorer, refs, model_path=None, sou
     names = list(sk.JOINT_NAMES)
     options = ConvertOptions(model_path=model_path, repair_swaps=repair_swaps)
     rows: list[RealScore] = []
-    if "pipeline" in sources:
-        clip = convert_video(video, options)
+    for source in ("pipeline", "pipeline_a"):
+        if source not in sources:
+            continue
+        opts = options
+        if source == "pipeline_a":
+            opts = replace(options, person=person_closest_to(video, mp[f"{PERSON}_uv_guided"], info))
+            log(f"  {cam}: A is person {opts.person} of the listed people")
+        clip = convert_video(video, opts)
         joints = _clip_joints(clip)
-        both = {p: _row(scorer, refs[p], cam, "pipeline", names, joints, clip.fps) for p in "AB"}
+        both = {p: _row(scorer, refs[p], cam, source, names, joints, clip.fps) for p in "AB"}
         a = both["A"]
         if a is not None:
             if both["B"] is not None and both["B"].pa_mpjpe_mm < a.pa_mpjpe_mm:
@@ -170,8 +178,22 @@ def evaluate_camera(real_dir: Path, cam: str, scorer, refs, model_path=None, sou
     for r in rows:
         log(f"  {cam} {r.source:<10} {r.frames:4d} frames  MPJPE {r.mpjpe_mm:6.1f}  PA {r.pa_mpjpe_mm:6.1f} mm  "
             f"bones {r.bone_deg:5.1f} deg  flips {r.lr_flip_pct:5.1f}%"
-            + (f"  tracked {r.tracked} ({r.frames_fit_a} frames closer to A)" if r.source == "pipeline" else ""))
+            + (f"  tracked {r.tracked} ({r.frames_fit_a} frames closer to A)" if r.source.startswith("pipeline") else ""))
     return rows
+
+
+def person_closest_to(video: Path, uv: np.ndarray, info) -> int:
+    """The number (``--person``) of the listed person whose 2D landmarks lie closest to ``uv`` (T, 33, 2) px."""
+    from ...inference.pipeline.detect import detect_people
+
+    tracks, _times = detect_people(video)
+    size = np.array([info.width, info.height], np.float64)
+    dist = []
+    for tr in tracks:
+        n = min(len(tr.landmarks), len(uv))
+        d = np.linalg.norm(tr.landmarks[:n, :, :2] * size - uv[:n], axis=-1)
+        dist.append(float(np.nanmedian(d)) if np.isfinite(d).any() else np.inf)
+    return int(np.argmin(dist))
 
 
 def summary(rows: list[RealScore]) -> dict[str, float]:
@@ -181,8 +203,8 @@ def summary(rows: list[RealScore]) -> dict[str, float]:
         return float(np.mean(vals)) if vals else float("nan")
     return {"REAL_MPJPE_mm": mean("guided", "mpjpe_mm"), "REAL_BONE_DEG": mean("guided", "bone_deg"),
             "MPWORLD_MPJPE_mm": mean("mp_world", "mpjpe_mm"), "MPWORLD_BONE_DEG": mean("mp_world", "bone_deg"),
-            "CONSISTENT2D_MPJPE_mm": mean("consistent", "mpjpe_mm"), "FLIP_PCT": mean("pipeline", "lr_flip_pct"),
-            "PIPELINE_MPJPE_mm": mean("pipeline", "mpjpe_mm")}
+            "CONSISTENT2D_MPJPE_mm": mean("consistent", "mpjpe_mm"), "FLIP_PCT": mean("pipeline_a", "lr_flip_pct"),
+            "PIPELINE_A_MPJPE_mm": mean("pipeline_a", "mpjpe_mm"), "PIPELINE_MPJPE_mm": mean("pipeline", "mpjpe_mm")}
 
 
 def format_table(rows: list[RealScore]) -> str:
@@ -192,7 +214,7 @@ def format_table(rows: list[RealScore]) -> str:
     lines = [head, "|" + "---|" * (7 + len(SEGMENTS))]
     for r in rows:
         seg = " | ".join(f"{r.segments_deg.get(s, float('nan')):.1f}" for s in SEGMENTS)
-        lines.append(f"| {r.cam} | {r.source}{' (tracked ' + r.tracked + ')' if r.source == 'pipeline' else ''} | "
+        lines.append(f"| {r.cam} | {r.source}{' (tracked ' + r.tracked + ')' if r.source.startswith('pipeline') else ''} | "
                      f"{r.frames} | {r.mpjpe_mm:.1f} | {r.pa_mpjpe_mm:.1f} | {r.bone_deg:.1f} | {seg} | "
                      f"{r.lr_flip_pct:.1f} |")
     return "\n".join(lines)
@@ -220,5 +242,5 @@ def run(real_dir: Path = DEFAULT_REAL, cams: list[str] | None = None, model_path
     s = summary(rows)
     if json_out:
         Path(json_out).write_text(json.dumps({"rows": [r.__dict__ for r in rows], "summary": s}, indent=1))
-    print(" ".join(f"{k}={v:.1f}" for k, v in s.items() if k != "PIPELINE_MPJPE_mm"))
+    print(" ".join(f"{k}={v:.1f}" for k, v in s.items() if not k.startswith("PIPELINE")))
     return 0

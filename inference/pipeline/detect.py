@@ -49,6 +49,7 @@ class DetectOptions:
     start_s: float = 0.0
     end_s: float | None = None
     stride: int = 1
+    person: int | None = None       # None: follow the largest person (below); N: the N-th of ``people.track_people``
 
 
 @dataclass
@@ -210,30 +211,39 @@ class PoseDetector:
         except Exception:  # interpreter shutdown: nothing left to release into
             pass
 
-    def detect(self, rgb: np.ndarray, time_s: float):
+    def detect_all(self, rgb: np.ndarray, time_s: float) -> tuple[np.ndarray, np.ndarray]:
+        """Every pose MediaPipe reports in this frame: (K, 33, 4) [x, y normalised, visibility, presence]
+        and (K, 33, 3) world landmarks (K = 0 without anyone)."""
         if self._landmarker is None:
             raise RuntimeError("PoseDetector is closed")
         ms = max(int(round(time_s * 1000.0)), self._last_ms + 1)  # MediaPipe needs strictly increasing
         self._last_ms = ms
-        h, w = rgb.shape[:2]
         image = self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
         result = self._landmarker.detect_for_video(image, ms)
-        poses = result.pose_landmarks
+        arr = np.array([[(p.x, p.y, p.visibility or 0.0, p.presence or 0.0) for p in pose]
+                        for pose in result.pose_landmarks], np.float32).reshape(-1, skeleton.NUM_LANDMARKS, 4)
+        world = np.array([[(p.x, p.y, p.z) for p in pose] for pose in result.pose_world_landmarks],
+                         np.float32).reshape(-1, skeleton.NUM_LANDMARKS, 3)
+        return arr, world
+
+    def detect(self, rgb: np.ndarray, time_s: float):
+        arr, worlds = self.detect_all(rgb, time_s)
+        return self.choose(arr, worlds, time_s, rgb.shape[1] / rgb.shape[0])
+
+    def choose(self, arr: np.ndarray, worlds: np.ndarray, time_s: float, aspect: float):
+        """The one-person choice over ``detect_all``'s poses -> (landmarks, world, presence, num_people)."""
         nan = np.full((skeleton.NUM_LANDMARKS, 3), np.nan, np.float32)
         lms = nan.copy()
         lms[:, 2] = 0.0
-        if not poses:
+        if not len(arr):
             return lms, nan, 0.0, 0
-        arr = np.array([[(p.x, p.y, p.visibility or 0.0, p.presence or 0.0) for p in pose]
-                        for pose in poses], np.float32)  # (K, 33, 4)
-        iso = arr[..., :2] * np.array([w / h, 1.0], np.float32)
+        iso = arr[..., :2] * np.array([aspect, 1.0], np.float32)
         recent = time_s - self._prev_t <= self.options.reacquire_s
         k = choose_person(iso, self._prev if recent else None, self.options.max_jump)
         if k is None:
-            return lms, nan, 0.0, len(poses)
+            return lms, nan, 0.0, len(arr)
         self._prev, self._prev_t = iso[k], time_s
-        world = np.array([(p.x, p.y, p.z) for p in result.pose_world_landmarks[k]], np.float32)
-        return arr[k, :, :3].copy(), world, max(float(arr[k, :, 3].mean()), 1e-6), len(poses)
+        return arr[k, :, :3].copy(), worlds[k].copy(), max(float(arr[k, :, 3].mean()), 1e-6), len(arr)
 
 
 def detect_video(path: str | os.PathLike, options: DetectOptions | None = None,
@@ -243,27 +253,72 @@ def detect_video(path: str | os.PathLike, options: DetectOptions | None = None,
     Raises ``video.VideoError`` for unreadable video, ``FileNotFoundError`` for a missing model.
     """
     o = options or DetectOptions()
+    scan = _scan(path, o, progress, choose=o.person is None, keep_all=o.person is not None)
+    info, times_a, idx = scan["info"], scan["times"], scan["indices"]
+    people = scan["counts"]
+    if o.person is None:
+        lms, pres, world = scan["chosen"]
+    else:
+        from .people import track_people
+
+        tracks = track_people(scan["poses"], scan["worlds"], times_a, info.width / info.height, o.max_jump,
+                              o.reacquire_s)
+        if not 0 <= o.person < len(tracks):
+            raise PersonChoiceError(f"{path}: no person {o.person}: {len(tracks)} "
+                                    f"{'person' if len(tracks) == 1 else 'people'} seen (numbered 0 to "
+                                    f"{len(tracks) - 1} by time on screen)")
+        tr = tracks[o.person]
+        lms, pres, world = tr.landmarks, tr.presence, tr.world
+    fps = info.fps
+    if fps <= 0 and len(times_a) > 1:
+        fps = float(1.0 / np.median(np.diff(times_a)))
+    return Detections(times_a, idx, np.asarray(lms, np.float32), np.asarray(pres, np.float32),
+                      np.asarray(world, np.float32), people, info.width, info.height, fps,
+                      int(o.stride), str(path), scan["detect_s"])
+
+
+class PersonChoiceError(ValueError):
+    """``DetectOptions.person`` names a person the video does not have."""
+
+
+def detect_people(path: str | os.PathLike, options: DetectOptions | None = None,
+                  progress: Callable[[int, int], None] | None = None):
+    """Everyone in the video: (``people.PersonTrack`` list, most present first; times_s (T,))."""
+    from .people import track_people
+
+    o = options or DetectOptions()
+    scan = _scan(path, o, progress, choose=False, keep_all=True)
+    info = scan["info"]
+    return track_people(scan["poses"], scan["worlds"], scan["times"], info.width / info.height, o.max_jump,
+                        o.reacquire_s), scan["times"]
+
+
+def _scan(path, o: DetectOptions, progress, choose: bool = True, keep_all: bool = False) -> dict:
+    """One pass of the detector over the kept frames: the one-person choice (``choose``) and every pose of
+    every frame (``keep_all``; otherwise only their number, so memory stays flat on long videos)."""
     info = video.probe(path)
     total = video.expected_frames(info, o.start_s, o.end_s, o.stride)
-    times, idx, lms, pres, world, people = [], [], [], [], [], []
+    times, idx, poses, worlds, lms, pres, world, counts = [], [], [], [], [], [], [], []
     detect_s = 0.0
     with PoseDetector(o) as det:
         for n, frame in enumerate(video.iter_frames(path, o.start_s, o.end_s, o.stride), 1):
             t0 = time.perf_counter()
-            lm, wl, p, k = det.detect(frame.image, frame.time_s)
+            arr, wl = det.detect_all(frame.image, frame.time_s)
+            if choose:
+                lm, w, p, _k = det.choose(arr, wl, frame.time_s, info.width / info.height)
+                lms.append(lm)
+                world.append(w)
+                pres.append(p)
             detect_s += time.perf_counter() - t0
             times.append(frame.time_s)
             idx.append(frame.index)
-            lms.append(lm)
-            world.append(wl)
-            pres.append(p)
-            people.append(k)
+            counts.append(len(arr))
+            if keep_all:
+                poses.append(arr)
+                worlds.append(wl)
             if progress is not None:
                 progress(n, max(total, n))
-    times_a = np.asarray(times, np.float64)
-    fps = info.fps
-    if fps <= 0 and len(times_a) > 1:
-        fps = float(1.0 / np.median(np.diff(times_a)))
-    return Detections(times_a, np.asarray(idx, np.int64), np.stack(lms), np.asarray(pres, np.float32),
-                      np.stack(world), np.asarray(people, np.int16), info.width, info.height, fps,
-                      int(o.stride), str(path), detect_s)
+    empty = np.zeros((0, skeleton.NUM_LANDMARKS, 3), np.float32)
+    return {"info": info, "times": np.asarray(times, np.float64), "indices": np.asarray(idx, np.int64),
+            "poses": poses, "worlds": worlds, "detect_s": detect_s, "counts": np.asarray(counts, np.int16),
+            "chosen": (np.stack(lms) if lms else empty, np.asarray(pres, np.float32), np.stack(world) if world else empty)}

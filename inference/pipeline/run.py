@@ -79,7 +79,8 @@ class ConvertOptions:
     the limbs halfway between the rotation and the joints heads' directions
     (``limb_fusion.fuse_limb_directions``); ``repair_swaps``: undo MediaPipe's left/right label swaps
     (``flips.repair_swaps``) before lifting; ``plant_feet``: keep feet in contact with the floor from sliding
-    (``world_motion.plant_root``; never with ``in_place``). Contacts, planting and smoothing run at the
+    (``world_motion.plant_root``; never with ``in_place``); ``person``: None follows the largest person seen,
+    N the N-th of everyone seen, most present first (``detect.detect_people``). Contacts, planting and smoothing run at the
     clip's own rate (video fps / stride)."""
     start_s: float = 0.0
     end_s: float | None = None
@@ -96,6 +97,7 @@ class ConvertOptions:
     fuse_limbs: bool = True
     repair_swaps: bool = True
     plant_feet: bool = True
+    person: int | None = None
 
     def validate(self) -> None:
         """Raise PipelineError naming the first bad setting."""
@@ -111,6 +113,8 @@ class ConvertOptions:
             raise PipelineError(f"focal length must be > 0 mm, got {self.focal_mm}")
         if not (math.isfinite(self.max_gap_s) and self.max_gap_s >= 0):
             raise PipelineError(f"max gap must be >= 0 s, got {self.max_gap_s}")
+        if self.person is not None and (int(self.person) != self.person or self.person < 0):
+            raise PipelineError(f"person must be a number >= 0, got {self.person}")
 
 
 def resolve_provider(name: str | None, available: list[str] | None = None) -> list[str] | None:
@@ -213,7 +217,7 @@ def convert_video(path, options: ConvertOptions | None = None, progress: Progres
     # load the model while MediaPipe runs; a bad provider or model path fails before detection
     loader = _UplifterLoader(o.model_path, o.provider) if uplifter is None else None
     dopt = DetectOptions(model_path=Path(o.task_path) if o.task_path else DEFAULT_TASK_PATH,
-                         start_s=float(o.start_s), end_s=o.end_s, stride=int(o.stride))
+                         start_s=float(o.start_s), end_s=o.end_s, stride=int(o.stride), person=o.person)
     t0 = time.perf_counter()
     try:
         det = detect_video(path, dopt, progress=lambda done, total: run.report("detect", done, total))

@@ -1,0 +1,126 @@
+"""Several people in one video: MediaPipe's per-frame poses joined into tracks, one per person.
+
+Each frame's candidates (MediaPipe returns up to ``num_poses`` poses, in no stable order) are matched to the
+tracks seen within the last ``reacquire_s`` seconds, cheapest pair first, with the cost of
+``detect.choose_person``: mid-hip distance in units of the track's last bounding-box diagonal minus the boxes'
+overlap (IoU), and no match beyond ``max_jump`` diagonals. A candidate left over starts a new track. Tracks are
+numbered by how long they are on screen (0 = the most present), ties by size. Two readings of one body in
+the same frame (MediaPipe sometimes reports a person twice) count once, and a track seen for under half a
+second in all is dropped.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..core import skeleton
+
+_HIPS = [skeleton.MP_INDEX["left_hip"], skeleton.MP_INDEX["right_hip"]]
+
+
+@dataclass
+class PersonTrack:
+    """One person over T frames: ``seen`` (T,) bool; ``landmarks`` (T, 33, 3) float32 [x, y normalised, visibility],
+    ``world`` (T, 33, 3) float32 MediaPipe metres, ``presence`` (T,) float32 (NaN / 0 where not seen)."""
+    seen: np.ndarray
+    landmarks: np.ndarray
+    world: np.ndarray
+    presence: np.ndarray
+
+    @property
+    def coverage(self) -> float:
+        """Fraction of the frames with this person."""
+        return float(self.seen.mean()) if len(self.seen) else 0.0
+
+    @property
+    def height(self) -> float:
+        """Median landmark extent, fraction of the image height, over the frames seen."""
+        if not self.seen.any():
+            return 0.0
+        y = self.landmarks[self.seen, :, 1]
+        return float(np.median(np.nanmax(y, axis=1) - np.nanmin(y, axis=1)))
+
+    def first_seen_s(self, times_s: np.ndarray) -> float:
+        return float(times_s[np.argmax(self.seen)]) if self.seen.any() else float("nan")
+
+
+def _cost(cands: np.ndarray, prev: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(K, 33, 2) candidates vs (33, 2) last pose, isotropic units -> (distance / diagonal, distance - IoU)."""
+    def box(p):
+        return np.concatenate([p.min(axis=-2), p.max(axis=-2)], axis=-1)
+
+    b, pb = box(cands), box(prev)
+    diag = max(float(np.hypot(pb[2] - pb[0], pb[3] - pb[1])), 1e-6)
+    dist = np.linalg.norm(cands[:, _HIPS].mean(1) - prev[_HIPS].mean(0), axis=-1) / diag
+    iw = np.clip(np.minimum(b[:, 2], pb[2]) - np.maximum(b[:, 0], pb[0]), 0, None)
+    ih = np.clip(np.minimum(b[:, 3], pb[3]) - np.maximum(b[:, 1], pb[1]), 0, None)
+    inter = iw * ih
+    area = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    iou = inter / np.maximum(area + (pb[2] - pb[0]) * (pb[3] - pb[1]) - inter, 1e-12)
+    return dist, dist - iou
+
+
+def _distinct(iso: np.ndarray, presence: np.ndarray, same: float = 0.25) -> list[int]:
+    """Indices of the candidates that are not a second reading of a better-present one (MediaPipe can report
+    one body twice): greedy by presence, dropping any whose mid-hip lies within ``same`` of a kept one's
+    bounding-box diagonal, or whose box overlaps it by more than half (IoU)."""
+    keep: list[int] = []
+    for c in np.argsort(-presence):
+        if all(_cost(iso[c:c + 1], iso[k])[0][0] > same and
+               _cost(iso[c:c + 1], iso[k])[0][0] - _cost(iso[c:c + 1], iso[k])[1][0] < 0.5 for k in keep):
+            keep.append(int(c))
+    return sorted(keep)
+
+
+def track_people(poses: list[np.ndarray], worlds: list[np.ndarray], times_s: np.ndarray, aspect: float,
+                 max_jump: float = 1.0, reacquire_s: float = 1.0, min_seen_s: float = 0.5) -> list[PersonTrack]:
+    """poses[t] (K_t, 33, 4) [x, y, visibility, presence] normalised, worlds[t] (K_t, 33, 3); aspect = width /
+    height -> tracks, most present first. Tracks seen for less than ``min_seen_s`` in all (MediaPipe's
+    occasional second, stretched reading of a body) are not people."""
+    t_len = len(poses)
+    last: list[tuple[np.ndarray, float]] = []             # per track: (iso pose (33, 2), time seen)
+    rows: list[dict[int, int]] = []                          # per track: frame -> candidate index
+    for t, cands in enumerate(poses):
+        cands = np.asarray(cands, np.float32).reshape(-1, skeleton.NUM_LANDMARKS, 4)
+        iso = cands[..., :2] * np.array([aspect, 1.0], np.float32)
+        distinct = set(_distinct(iso, cands[..., 3].mean(-1))) if len(cands) else set()
+        pairs = []
+        for k, (prev, seen_at) in enumerate(last):
+            if times_s[t] - seen_at > reacquire_s or not len(cands):
+                continue
+            dist, cost = _cost(iso, prev)
+            pairs += [(float(cost[c]), k, c) for c in distinct if dist[c] <= max_jump]
+        used_tracks, used_cands = set(), set()
+        for _, k, c in sorted(pairs):
+            if k in used_tracks or c in used_cands:
+                continue
+            used_tracks.add(k)
+            used_cands.add(c)
+            rows[k][t] = c
+            last[k] = (iso[c], float(times_s[t]))
+        for c in sorted(distinct):
+            if c not in used_cands:
+                rows.append({t: c})
+                last.append((iso[c], float(times_s[t])))
+    tracks = []
+    for row in rows:
+        lm = np.full((t_len, skeleton.NUM_LANDMARKS, 3), np.nan, np.float32)
+        lm[..., 2] = 0.0
+        world = np.full((t_len, skeleton.NUM_LANDMARKS, 3), np.nan, np.float32)
+        presence = np.zeros(t_len, np.float32)
+        seen = np.zeros(t_len, bool)
+        for t, c in row.items():
+            pose = np.asarray(poses[t], np.float32).reshape(-1, skeleton.NUM_LANDMARKS, 4)[c]
+            lm[t] = pose[:, :3]
+            world[t] = np.asarray(worlds[t], np.float32).reshape(-1, skeleton.NUM_LANDMARKS, 3)[c]
+            presence[t] = max(float(pose[:, 3].mean()), 1e-6)
+            seen[t] = True
+        tracks.append(PersonTrack(seen, lm, world, presence))
+    dt = float(np.median(np.diff(times_s))) if len(times_s) > 1 else 0.0
+    tracks = [tr for tr in tracks if tr.seen.sum() * dt >= min_seen_s or tr.seen.sum() == t_len]
+    tracks.sort(key=lambda tr: (-int(tr.seen.sum()), -tr.height))
+    return tracks
+
+
+__all__ = ["PersonTrack", "track_people"]
