@@ -128,6 +128,8 @@ def add_detect_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--start", type=float, default=0.0, metavar="S", help="start time in seconds (default 0)")
     p.add_argument("--end", type=float, default=None, metavar="S", help="end time in seconds (default: the end)")
     p.add_argument("--stride", type=_positive_int, default=1, metavar="N", help="use every N-th frame (default 1)")
+    p.add_argument("--person", type=int, default=None, metavar="N",
+                   help="person N of everyone seen, 0 = the most present (default: follow the largest person)")
     p.add_argument("--overwrite", action="store_true", help="replace OUT if it exists (default: refuse)")
     return p
 
@@ -503,7 +505,10 @@ def run_detect(args: argparse.Namespace, out: TextIO | None = None, err: TextIO 
         return EXIT_INPUT
     try:
         det = detect.detect_video(args.video, detect.DetectOptions(start_s=args.start, end_s=args.end,
-                                                                  stride=args.stride))
+                                                                  stride=args.stride, person=args.person))
+    except detect.PersonChoiceError as e:
+        _error(None, str(e), err)
+        return EXIT_USAGE
     except VideoError as e:
         _error(None, str(e), err)
         return EXIT_INPUT
