@@ -127,19 +127,28 @@ def _add_convert(subparsers):
     add_convert_parser(subparsers).set_defaults(func=_run_convert)
 
 
-def _run_convert(args) -> int:
-    from ..inference.pipeline.motion_clip import parse_formats
-    from .convert import EXIT_USAGE, run_convert
+def _refuse_rig_options(args, formats) -> int | None:
+    """Exit code 6 with one error line when --rig / --mapping come without a Blender format, else None.
+    ``formats`` is called for the format list; a bad format is left for the command to report."""
+    from .convert import EXIT_USAGE
 
-    _register_blend_format()
     try:
-        reason = _blender_options_without_format(args, parse_formats(args.format))
+        reason = _blender_options_without_format(args, formats())
     except ValueError:
-        reason = None          # run_convert reports the unknown format
+        return None
     if reason:
         print(f"error: {reason}", file=sys.stderr)
         return EXIT_USAGE
-    return run_convert(args)
+    return None
+
+
+def _run_convert(args) -> int:
+    from ..inference.pipeline.motion_clip import parse_formats
+    from .convert import run_convert
+
+    _register_blend_format()
+    code = _refuse_rig_options(args, lambda: parse_formats(args.format))
+    return code if code is not None else run_convert(args)
 
 
 @subcommand
@@ -151,18 +160,11 @@ def _add_lift(subparsers):
 
 def _run_lift(args) -> int:
     from ..inference.pipeline.motion_clip import format_for_path, parse_formats
-    from .convert import EXIT_USAGE, run_lift
+    from .convert import run_lift
 
     _register_blend_format()
-    try:
-        fmt = parse_formats(args.format)[0] if args.format else format_for_path(args.out)
-        reason = _blender_options_without_format(args, [fmt])
-    except ValueError:
-        reason = None          # run_lift reports it
-    if reason:
-        print(f"error: {reason}", file=sys.stderr)
-        return EXIT_USAGE
-    return run_lift(args)
+    code = _refuse_rig_options(args, lambda: parse_formats(args.format)[:1] if args.format else [format_for_path(args.out)])
+    return code if code is not None else run_lift(args)
 
 
 @subcommand

@@ -466,27 +466,37 @@ def run_lift(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | 
     except PipelineError as e:
         _error(None, str(e), err)
         return _exit_code(e)
-    parent = args.out.parent
+    try:
+        code = _write_file(args.out, lambda tmp: motion_clip.WRITERS[fmt].resolve()(clip, tmp, **wopts), err)
+    except PipelineError as e:
+        _error(args.out, str(e), err)
+        return EXIT_FAILED
+    if code == EXIT_OK:
+        print(clip_summary(str(src), clip, [args.out]), file=out)
+    return code
+
+
+def _write_file(path: Path, write: Callable[[Path], None], err: TextIO) -> int:
+    """Create ``path``'s folder and write it atomically; the exit code (0, or 5 with one error line)."""
+    from ..inference.pipeline import motion_clip
+
+    parent = path.parent
     reason = prepare_out_dir(parent) if str(parent) not in ("", ".") else None
     if reason:
         _error(None, reason, err)
         return EXIT_OUTPUT
     try:
-        motion_clip.write_atomically(args.out, lambda tmp: motion_clip.WRITERS[fmt].resolve()(clip, tmp, **wopts))
+        motion_clip.write_atomically(path, write)
     except OSError as e:
-        _error(args.out, f"cannot write: {e.strerror or e}", err)
+        _error(path, f"cannot write: {e.strerror or e}", err)
         return EXIT_OUTPUT
-    except PipelineError as e:
-        _error(args.out, str(e), err)
-        return EXIT_FAILED
-    print(clip_summary(str(src), clip, [args.out]), file=out)
     return EXIT_OK
 
 
 def run_detect(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
     """``uplift detect``: the detections file of one video; returns the exit code."""
     out, err = out or sys.stdout, err or sys.stderr
-    from ..inference.pipeline import detect, motion_clip
+    from ..inference.pipeline import detect
     from ..inference.pipeline.run import NoPersonError, PipelineError
     from ..inference.pipeline.video import VideoError
 
@@ -518,16 +528,9 @@ def run_detect(args: argparse.Namespace, out: TextIO | None = None, err: TextIO 
     if not det.detected.any():
         _error(args.video, str(NoPersonError(f"no person found in {len(det.times_s)} frames")), err)
         return EXIT_NO_PERSON
-    parent = args.out.parent
-    reason = prepare_out_dir(parent) if str(parent) not in ("", ".") else None
-    if reason:
-        _error(None, reason, err)
-        return EXIT_OUTPUT
-    try:
-        motion_clip.write_atomically(args.out, det.save_npz)
-    except OSError as e:
-        _error(args.out, f"cannot write: {e.strerror or e}", err)
-        return EXIT_OUTPUT
+    code = _write_file(args.out, det.save_npz, err)
+    if code != EXIT_OK:
+        return code
     print(f"{args.video}: person in {100 * det.detected_fraction:.1f}% of {len(det.times_s)} frames "
           f"({det.width}x{det.height}, {det.fps:.4g} fps, detection {det.detect_s:.1f} s); wrote {args.out}", file=out)
     return EXIT_OK

@@ -65,6 +65,21 @@ class MotionClip:
         return self.num_frames / self.fps if self.fps > 0 else 0.0
 
 
+def clip_from_motion(local_rot: np.ndarray, root_translation: np.ndarray, offsets: np.ndarray, fps: float,
+                     source: str = "") -> MotionClip:
+    """A fully keyed MotionClip of canonical motion (e.g. ``mocap.convert.load_canonical``'s): local_rot
+    (T, J, 4) wxyz, root_translation (T, 3) m, offsets (J, 3) m; joints by forward kinematics."""
+    from ..core.rotations import forward_kinematics
+
+    t = len(local_rot)
+    joints = forward_kinematics(np.asarray(local_rot, np.float64), np.asarray(root_translation, np.float64),
+                                np.asarray(offsets, np.float64), skeleton.PARENTS)[0]
+    return MotionClip(fps=float(fps), times_s=np.arange(t) / float(fps), frame_indices=np.arange(t),
+                      local_rot=np.asarray(local_rot, np.float32), root_translation=np.asarray(root_translation, np.float32),
+                      joints=joints.astype(np.float32), offsets=np.asarray(offsets, np.float32),
+                      confidence=np.ones(t, np.float32), keyed=np.ones(t, bool), source=source)
+
+
 # --- helpers ----------------------------------------------------------------------------------------
 def _jsonable(value):
     """numpy scalars/arrays (also nested in dicts/lists/tuples) -> plain Python for json."""
@@ -269,5 +284,5 @@ def write_atomically(path: str | os.PathLike, write: Callable[[Path], None]) -> 
         folder.rmdir()
 
 
-__all__ = ["MotionClip", "dense_motion", "write_npz", "read_npz", "write_json", "write_clip_bvh", "Writer", "WRITERS",
+__all__ = ["MotionClip", "clip_from_motion", "dense_motion", "write_npz", "read_npz", "write_json", "write_clip_bvh", "Writer", "WRITERS",
            "register_writer", "parse_formats", "format_for_path", "write_clip", "write_atomically"]

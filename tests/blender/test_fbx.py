@@ -14,18 +14,14 @@ import numpy as np
 import bpy
 from uplift_mocap.addon import batch
 from uplift_mocap.inference.core import skeleton as sk
-from uplift_mocap.inference.core.rotations import forward_kinematics
 from uplift_mocap.inference.mocap.convert import load_canonical
-from uplift_mocap.inference.pipeline.motion_clip import MotionClip
+from uplift_mocap.inference.pipeline.motion_clip import clip_from_motion
 
 walk, out, target = sys.argv[1], sys.argv[2], sys.argv[3]
 m = load_canonical(walk)
 t = m.num_frames
-joints = forward_kinematics(m.local_rot, m.root_translation, m.offsets, sk.PARENTS)[0]
-clip = MotionClip(fps=float(m.fps), times_s=np.arange(t) / m.fps, frame_indices=np.arange(t),
-                  local_rot=m.local_rot.astype(np.float32), root_translation=m.root_translation.astype(np.float32),
-                  joints=joints.astype(np.float32), offsets=m.offsets.astype(np.float32),
-                  confidence=np.ones(t, np.float32), keyed=np.ones(t, bool))
+clip = clip_from_motion(m.local_rot, m.root_translation, m.offsets, m.fps)
+joints = clip.joints
 n_before = {k: len(getattr(bpy.data, k)) for k in ("objects", "actions", "armatures", "scenes")}
 batch.write_fbx(clip, out, target=target)
 assert {k: len(getattr(bpy.data, k)) for k in n_before} == n_before, "write_fbx left data behind"

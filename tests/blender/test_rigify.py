@@ -10,9 +10,8 @@ import numpy as np
 import bpy, addon_utils
 from uplift_mocap.addon import animate, rig_io
 from uplift_mocap.inference.core import skeleton as sk
-from uplift_mocap.inference.core.rotations import forward_kinematics
 from uplift_mocap.inference.mocap.convert import load_canonical
-from uplift_mocap.inference.pipeline.motion_clip import MotionClip
+from uplift_mocap.inference.pipeline.motion_clip import clip_from_motion
 from uplift_mocap.inference.retarget.transfer import canonical_world_dirs
 
 addon_utils.enable("rigify", default_set=True)
@@ -23,11 +22,7 @@ pb = rig.pose.bones
 before = {(b.name, k): b[k] for b in pb for k in ("IK_FK", "neck_follow", "head_follow") if k in b.keys()}
 m = load_canonical(sys.argv[1])
 t = m.num_frames
-joints = forward_kinematics(m.local_rot, m.root_translation, m.offsets, sk.PARENTS)[0]
-clip = MotionClip(fps=float(m.fps), times_s=np.arange(t) / m.fps, frame_indices=np.arange(t),
-                  local_rot=m.local_rot.astype(np.float32), root_translation=m.root_translation.astype(np.float32),
-                  joints=joints.astype(np.float32), offsets=m.offsets.astype(np.float32),
-                  confidence=np.ones(t, np.float32), keyed=np.ones(t, bool))
+clip = clip_from_motion(m.local_rot, m.root_translation, m.offsets, m.fps)
 scene = bpy.context.scene
 scene.render.fps = int(round(m.fps))
 bpy.context.view_layer.objects.active = rig
