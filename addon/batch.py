@@ -144,7 +144,10 @@ FBX_TARGETS = {
     "unity": dict(apply_scale_options="FBX_SCALE_ALL", axis_forward="-Z", axis_up="Y", bake_space_transform=True),
     "unreal": dict(apply_scale_options="FBX_SCALE_NONE", axis_forward="-Z", axis_up="Y"),
 }
-assert tuple(FBX_TARGETS) == _FBX_TARGET_NAMES
+FBX_TARGET_HELP = {"blender": "Blender's own FBX defaults",
+                   "unity": "Scale applied to the whole hierarchy, axis conversion baked in",
+                   "unreal": "Forward -Z, up Y; Unreal's importer converts the axes"}
+assert tuple(FBX_TARGETS) == _FBX_TARGET_NAMES == tuple(FBX_TARGET_HELP)
 
 
 def write_fbx(clip, path, rig: str | None = None, mapping: str | None = None, target: str = "blender",
@@ -152,21 +155,43 @@ def write_fbx(clip, path, rig: str | None = None, mapping: str | None = None, ta
     """Write ``clip`` as FBX through Blender's own exporter: the armature (ours, or ``rig`` keyed through
     ``mapping``) with its Action baked over the keyed frame range at the video's rate, the rig's meshes
     when ``with_mesh``, axes and scale for ``target`` (``FBX_TARGETS``)."""
-    if target not in FBX_TARGETS:
-        raise PipelineError(f"unknown FBX target {target!r} (known: {', '.join(FBX_TARGETS)})")
     path = Path(path)
     with _keyed_scene(clip, path.stem, rig, mapping) as (scene, res):
-        layer = scene.view_layers[0]
-        for obj in scene.objects:
-            obj.select_set(obj == res.obj or (with_mesh and obj.type == "MESH" and obj.parent == res.obj))
-        layer.objects.active = res.obj
-        types = {"ARMATURE", "MESH"} if with_mesh else {"ARMATURE"}
+        export_fbx(res.obj, path, target, with_mesh, scene=scene)
+
+
+def export_fbx(obj, path, target: str = "blender", with_mesh: bool = True, scene=None) -> None:
+    """Export armature ``obj`` with the Action it plays, baked over that Action's frame range, through
+    Blender's FBX exporter (``FBX_TARGETS[target]`` axes and scale; child meshes when ``with_mesh``). The
+    selection and the scene's frame range are restored afterwards. PipelineError when it fails."""
+    if target not in FBX_TARGETS:
+        raise PipelineError(f"unknown FBX target {target!r} (known: {', '.join(FBX_TARGETS)})")
+    from . import compat
+
+    scene = scene or bpy.context.scene
+    action = compat.object_action(obj)[0]
+    if action is None:
+        raise PipelineError(f"armature {obj.name!r} plays no Action to export")
+    layer = bpy.context.view_layer if scene == bpy.context.scene else scene.view_layers[0]
+    selected = [o for o in scene.objects if o.select_get(view_layer=layer)]
+    active, frames = layer.objects.active, (scene.frame_start, scene.frame_end)
+    lo, hi = action.frame_range
+    try:
+        scene.frame_start, scene.frame_end = int(lo), max(int(round(hi)), int(lo))
+        for o in scene.objects:
+            o.select_set(o == obj or (with_mesh and o.type == "MESH" and o.parent == obj), view_layer=layer)
+        layer.objects.active = obj
         result = bpy.ops.export_scene.fbx(
-            filepath=str(path), use_selection=True, object_types=types, add_leaf_bones=False,
-            bake_anim=True, bake_anim_use_all_actions=False, bake_anim_use_nla_strips=False,
+            filepath=str(path), use_selection=True, object_types={"ARMATURE", "MESH"} if with_mesh else {"ARMATURE"},
+            add_leaf_bones=False, bake_anim=True, bake_anim_use_all_actions=False, bake_anim_use_nla_strips=False,
             bake_anim_force_startend_keying=True, bake_anim_simplify_factor=0.0, **FBX_TARGETS[target])
-        if result != {"FINISHED"} or not path.is_file():
-            raise PipelineError(f"FBX export of {path} failed ({result})")
+    finally:
+        scene.frame_start, scene.frame_end = frames
+        for o in scene.objects:
+            o.select_set(o in selected, view_layer=layer)
+        layer.objects.active = active
+    if result != {"FINISHED"} or not Path(path).is_file():
+        raise PipelineError(f"FBX export of {path} failed ({result})")
 
 
 @contextlib.contextmanager
@@ -212,4 +237,5 @@ def unregister():
         bpy.utils.unregister_cli_command(_handles.pop())
 
 
-__all__ = ["CLI_COMMAND", "FBX_TARGETS", "append_rig", "check_rig", "write_blend", "write_fbx", "cli_command"]
+__all__ = ["CLI_COMMAND", "FBX_TARGETS", "append_rig", "check_rig", "export_fbx", "write_blend", "write_fbx",
+           "cli_command"]

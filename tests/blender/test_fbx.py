@@ -92,3 +92,41 @@ def test_a_wrong_armature_name_is_refused_before_detection(run_py, tmp_path):
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 6 and "has no object 'Villain' (objects: " in proc.stderr and "Hero" in proc.stderr
     assert not (tmp_path / "out").exists()
+
+
+_OPERATOR = r"""
+import sys
+import bpy
+import uplift_mocap
+from uplift_mocap.addon import animate
+from uplift_mocap.inference.mocap.convert import load_canonical
+from uplift_mocap.inference.pipeline.motion_clip import clip_from_motion
+
+uplift_mocap.register()
+m = load_canonical(sys.argv[1])
+clip = clip_from_motion(m.local_rot, m.root_translation, m.offsets, m.fps)
+scene = bpy.context.scene
+scene.frame_start, scene.frame_end = 7, 9
+scene.render.fps = 30                     # the clip's rate: one key per frame
+res = animate.apply_clip(bpy.context, clip, "walk", 1.0)
+cube = bpy.data.objects.get("Cube")
+bpy.context.view_layer.objects.active = res.obj
+assert bpy.ops.uplift.export_fbx.poll()
+assert bpy.ops.uplift.export_fbx(filepath=sys.argv[2], target="unity") == {"FINISHED"}
+assert (scene.frame_start, scene.frame_end) == (7, 9), "frame range restored"
+bpy.context.view_layer.objects.active = cube
+assert not bpy.ops.uplift.export_fbx.poll()                     # a mesh is active: the button explains why
+bpy.ops.wm.read_factory_settings(use_empty=True)
+bpy.ops.import_scene.fbx(filepath=sys.argv[2])
+arm = [o for o in bpy.data.objects if o.type == "ARMATURE"][0]
+lo, hi = arm.animation_data.action.frame_range
+print("FRAMES", int(round(hi - lo)) + 1, len(arm.data.bones))
+"""
+
+
+def test_export_fbx_button_exports_the_active_armature(run_py, repo_root, tmp_path):
+    walk = repo_root / "inference" / "samples" / "cmu_02_01_walk.bvh.gz"
+    out = tmp_path / "walk.fbx"
+    proc = run_py(f"import sys\nsys.argv = ['x', {str(walk)!r}, {str(out)!r}]\n" + _OPERATOR, timeout=300)
+    frames, bones = proc.stdout.strip().splitlines()[-1].split()[1:]
+    assert int(frames) == 83 and int(bones) == 22
