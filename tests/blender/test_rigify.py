@@ -43,7 +43,9 @@ for f in range(1, t + 1, 4):
 after = {(b.name, k): b[k] for b in pb for k in ("IK_FK", "neck_follow", "head_follow") if k in b.keys()}
 print(json.dumps({"preset": res.preset, "confidence": res.confidence, "errs": errs,
                   "rig_settings_unchanged": before == after, "ik_fk_before": before.get(("upper_arm_parent.L", "IK_FK")),
-                  "ik_fk_evaluated": pb["upper_arm_parent.L"]["IK_FK"]}))
+                  "ik_fk_evaluated": pb["upper_arm_parent.L"]["IK_FK"]}), flush=True)
+import os
+os._exit(0)   # bpy 4.2.23 segfaults at interpreter exit once Rigify has been enabled (even disabled again)
 """
 
 
