@@ -14,6 +14,8 @@ the person has been lost for more than ``reacquire_s``, takes the largest one (l
 box); after that, each frame takes the candidate closest to the previous pick -- mid-hip distance in
 units of the previous bounding-box diagonal, minus bounding-box IoU -- and none at all when even the
 closest one's mid-hip jumped more than ``max_jump`` diagonals (another person while ours is hidden).
+With ``DetectOptions.person = N`` the N-th of everyone seen (``people.track_people``, most present first)
+is kept instead; ``detect_people`` lists them.
 """
 from __future__ import annotations
 

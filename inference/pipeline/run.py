@@ -1,10 +1,11 @@
-"""Video -> ``MotionClip``: detection, gap filling, uplifting, world placement and smoothing.
+"""Video -> ``MotionClip``: detection, left/right repair, gap filling, uplifting, world placement and smoothing.
 
     convert_video(path, options, progress, cancel) -> MotionClip
     lift_detections(detections, options, progress, cancel, uplifter) -> MotionClip
 
 Stages (names used for ``progress`` and ``MotionClip.timings``): "detect" (video decoding and
-MediaPipe, timed as "read" and "detect"), "gaps" (``gaps.fill_gaps``), "lift" (normalisation and
+MediaPipe, timed as "read" and "detect"; ``options.person`` picks one of several people), "flips"
+(``flips.repair_swaps``), "gaps" (``gaps.fill_gaps``), "lift" (normalisation and
 the ONNX uplifter at its own frame rate, resampling when the video's differs; loading the model
 is timed as "load": ``convert_video`` loads it in the background during detection; then the body's
 offsets, ``proportions``, and the limb directions, ``limb_fusion``), "world"
@@ -293,7 +294,7 @@ def _fk(local_rot: np.ndarray, root: np.ndarray, offsets: np.ndarray) -> np.ndar
 
 def lift_detections(det: Detections, options: ConvertOptions | None = None, progress: Progress | None = None,
                     cancel: threading.Event | None = None, uplifter: Uplifter | None = None) -> MotionClip:
-    """Detections (2D landmarks of one person) -> MotionClip: gaps, lift, world, smooth.
+    """Detections (2D landmarks of one person) -> MotionClip: flips, gaps, lift, world, smooth.
 
     Raises NoPersonError when no frame has the person, PipelineError for a model problem,
     Cancelled when ``cancel`` is set."""
