@@ -150,7 +150,7 @@ def export(checkpoint: str | Path, out_path: str | Path = DEFAULT_OUT, check: bo
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m uplift_mocap.dev.training.export_onnx", description=__doc__.split("\n")[0])
-    p.add_argument("checkpoint", type=Path, help="best.pt / last.pt written by models.train")
+    p.add_argument("checkpoint", type=Path, help="best.pt / last.pt written by dev.training.train")
     p.add_argument("out", type=Path, nargs="?", default=DEFAULT_OUT, help=f"output .onnx (default {DEFAULT_OUT})")
     p.add_argument("--tolerance", type=float, default=1e-4, help="max abs ONNX vs torch difference allowed")
     p.add_argument("--model-version", default=None, help="version written to the metadata (default: the checkpoint's)")
