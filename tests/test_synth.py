@@ -1,4 +1,4 @@
-"""models.synth and models.motion_library: training windows, cameras, bodies, landmarks, noise,
+"""dev.training.synth and dev.training.motion_library: training windows, cameras, bodies, landmarks, noise,
 splits, resampling and the cached loader (a tiny synthetic library; one test uses ../shared/data)."""
 from __future__ import annotations
 

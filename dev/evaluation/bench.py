@@ -3,9 +3,9 @@
     uplift-dev bench [--model PATH] [--frames N] [--ik-frames N] [--data DIR | --sample] [--noisy]
 
 The clip: the longest validation motion of ``DIR`` (default ../shared/data; the carve-out of
-split-train.txt that ``models.train`` uses; any other BVH folder: its first file) when that exists, else the bundled
+split-train.txt that ``dev.training.train`` uses; any other BVH folder: its first file) when that exists, else the bundled
 ``inference/samples/cmu_02_01_walk.bvh.gz``; resampled to 30 fps, played forwards and backwards
-until it has N frames, and rendered by ``models.synth`` under one random body and static camera
+until it has N frames, and rendered by ``dev.training.synth`` under one random body and static camera
 (clean 2D landmarks unless --noisy). Ground truth: camera-frame root-relative joints and local
 rotations of that render.
 

@@ -15,7 +15,7 @@ The last printed line is ``MPJPE_mm=<x> PA_MPJPE_mm=<x> MPJAE_deg=<x> ACCEL_mm=<
 network's own rotations).
 
 Splits: "test" = split-test.txt (this module is the only code that reads it, for final numbers
-only); "val" = the validation carve-out of split-train.txt used by ``models.train``; "all" = every
+only); "val" = the validation carve-out of split-train.txt used by ``dev.training.train``; "all" = every
 BVH under DIR (any folder of BVH files, e.g. a user's own mocap).
 numpy + onnxruntime only (no torch).
 """

@@ -3,11 +3,11 @@
     python -m uplift_mocap.dev.training.ablation --data ../shared/data --out outputs/ablation \
         [--steps 800] [--parallel 2] [--size small] [--only 6d,9d] [--summary-only]
 
-Each cell is one short ``models.train`` run with the same seed, steps, batch and schedule
+Each cell is one short ``dev.training.train`` run with the same seed, steps, batch and schedule
 (``--steps`` rather than minutes, so slower representations get the same number of updates);
 cells run ``--parallel`` at a time with ``--threads 1`` each. A cell whose ``train_log.jsonl``
 already ends with a validation at ``--steps`` is not rerun. The summary reads each run's last
-validation record (the fixed noisy and clean validation sets of ``models.train``; never the
+validation record (the fixed noisy and clean validation sets of ``dev.training.train``; never the
 test split) and prints a Markdown table, also written to ``OUT/ablation.md``.
 """
 from __future__ import annotations

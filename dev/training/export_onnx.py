@@ -134,7 +134,7 @@ def verify(model: UplifterNet, onnx_path: str | Path, times: tuple[int, ...] | N
 
 def export(checkpoint: str | Path, out_path: str | Path = DEFAULT_OUT, check: bool = True,
            model_version: str | None = None) -> dict:
-    """Checkpoint (``models.train``) -> ONNX file; returns {"path", "bytes", "max_abs_diff": {...}}.
+    """Checkpoint (``dev.training.train``) -> ONNX file; returns {"path", "bytes", "max_abs_diff": {...}}.
     ``model_version`` overrides the checkpoint's (e.g. a fine-tune that started from an older run)."""
     from .uplifter_net import load_checkpoint
 

@@ -248,7 +248,7 @@ def build_model(config: UplifterConfig | dict) -> UplifterNet:
 
 
 def load_checkpoint(path, map_location: str = "cpu") -> tuple[UplifterNet, dict]:
-    """Checkpoint written by ``models.train`` -> (model in eval mode, checkpoint dict).
+    """Checkpoint written by ``dev.training.train`` -> (model in eval mode, checkpoint dict).
     The checkpoint holds "config" (UplifterConfig dict) and "model" (state dict)."""
     ckpt = torch.load(path, map_location=map_location, weights_only=False)
     model = build_model(ckpt["config"])
