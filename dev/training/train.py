@@ -6,7 +6,7 @@
 
 Data: with ``DATA/split-train.txt`` the listed files, else every BVH under DATA; a validation set
 is carved out by ``motion_library.train_val_split`` (whole subjects/trials). split-test.txt is
-never read. Batches come from ``models.synth.Synthesizer``; batch ``s`` uses the generator seeded
+never read. Batches come from ``dev.training.synth.Synthesizer``; batch ``s`` uses the generator seeded
 ``(seed, s)``, so a resumed run continues the same stream.
 
 Schedule: AdamW, linear warm-up then cosine decay over the run's progress = max(step / steps,
