@@ -67,8 +67,11 @@ def _distinct(iso: np.ndarray, presence: np.ndarray, same: float = 0.25) -> list
     bounding-box diagonal, or whose box overlaps it by more than half (IoU)."""
     keep: list[int] = []
     for c in np.argsort(-presence):
-        if all(_cost(iso[c:c + 1], iso[k])[0][0] > same and
-               _cost(iso[c:c + 1], iso[k])[0][0] - _cost(iso[c:c + 1], iso[k])[1][0] < 0.5 for k in keep):
+        apart = True
+        for k in keep:
+            dist, cost = _cost(iso[c:c + 1], iso[k])
+            apart = apart and dist[0] > same and dist[0] - cost[0] < 0.5     # dist - cost = IoU
+        if apart:
             keep.append(int(c))
     return sorted(keep)
 
