@@ -44,6 +44,14 @@ def armature_problem(context) -> str | None:
     return None
 
 
+def action_problem(context) -> str | None:
+    """Why there is no armature with an Action to work on (one line), or None."""
+    why = armature_problem(context)
+    if why is None and compat.object_action(context.active_object)[0] is None:
+        why = "The active armature plays no Action"
+    return why
+
+
 def _provider(context) -> str | None:
     prefs = get_preferences(context)
     return "cpu" if prefs is not None and prefs.onnx_provider == "CPU" else None
@@ -304,10 +312,7 @@ class UPLIFT_OT_push_to_nla(_SaysWhy, bpy.types.Operator):
 
     @staticmethod
     def problem(context):
-        why = armature_problem(context)
-        if why is None and compat.object_action(context.active_object)[0] is None:
-            why = "The active armature plays no Action"
-        return why
+        return action_problem(context)
 
     def execute(self, context):
         strip = animate.push_to_nla(context.active_object)
@@ -331,10 +336,7 @@ class UPLIFT_OT_export_fbx(_SaysWhy, bpy.types.Operator):
 
     @staticmethod
     def problem(context):
-        why = armature_problem(context)
-        if why is None and compat.object_action(context.active_object)[0] is None:
-            why = "The active armature plays no Action"
-        return why
+        return action_problem(context)
 
     def invoke(self, context, _event):
         if not self.filepath:

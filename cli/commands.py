@@ -169,13 +169,14 @@ def _run_lift(args) -> int:
 
 @subcommand
 def _add_detect(subparsers):
-    from .convert import add_detect_parser
+    from .detect import add_detect_parser
 
     add_detect_parser(subparsers).set_defaults(func=_run_detect)
 
 
 def _run_detect(args) -> int:
-    from .convert import run_detect, native_logs_silenced
+    from .detect import run_detect
+    from .report import native_logs_silenced
 
     with native_logs_silenced(True) as err:
         return run_detect(args, err=err)

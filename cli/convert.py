@@ -19,13 +19,14 @@ its writer options with ``FORMAT_OPTIONS["blend"] = lambda args: {"rig": args.ri
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, TextIO
+
+from .report import ProgressBar, clip_summary, native_logs_silenced
 
 EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_NO_PERSON, EXIT_OUTPUT, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 3, 4, 5, 6, 130
 
@@ -40,7 +41,7 @@ def argument_hook(add: Callable[[argparse.ArgumentParser], None]):
 
 
 # --- arguments ------------------------------------------------------------------------------------
-def _positive_int(text: str) -> int:
+def positive_int(text: str) -> int:
     try:
         v = int(text)
     except ValueError:
@@ -65,7 +66,7 @@ def add_processing_arguments(p: argparse.ArgumentParser, video: bool = True) -> 
     if video:
         p.add_argument("--start", type=float, default=0.0, metavar="S", help="start time in seconds (default 0)")
         p.add_argument("--end", type=float, default=None, metavar="S", help="end time in seconds (default: the end)")
-        p.add_argument("--stride", type=_positive_int, default=1, metavar="N", help="use every N-th frame (default 1)")
+        p.add_argument("--stride", type=positive_int, default=1, metavar="N", help="use every N-th frame (default 1)")
     p.add_argument("--smoothing", type=_fraction, default=0.5, metavar="X",
                    help="temporal smoothing, 0 = off .. 1 = strongest (default 0.5)")
     p.add_argument("--in-place", action="store_true", help="keep the character in place (vertical motion only)")
@@ -117,23 +118,6 @@ def add_lift_parser(subparsers) -> argparse.ArgumentParser:
     return p
 
 
-def add_detect_parser(subparsers) -> argparse.ArgumentParser:
-    p = subparsers.add_parser(
-        "detect", help="detect the person's 2D landmarks in a video (the file `uplift lift` reads)",
-        description="Run pose detection on VIDEO and write its 2D landmarks (one person) as OUT.npz, which "
-                    "`uplift lift` turns into motion later (e.g. to try settings without detecting again).",
-        epilog="exit codes: 0 ok, 3 missing/unreadable video, 4 no person found, 5 output not writable, 6 bad options")
-    p.add_argument("video", type=Path, metavar="VIDEO")
-    p.add_argument("-o", "--out", type=Path, required=True, metavar="OUT.npz", help="detections file")
-    p.add_argument("--start", type=float, default=0.0, metavar="S", help="start time in seconds (default 0)")
-    p.add_argument("--end", type=float, default=None, metavar="S", help="end time in seconds (default: the end)")
-    p.add_argument("--stride", type=_positive_int, default=1, metavar="N", help="use every N-th frame (default 1)")
-    p.add_argument("--person", type=int, default=None, metavar="N",
-                   help="person N of everyone seen, 0 = the most present (default: follow the largest person)")
-    p.add_argument("--overwrite", action="store_true", help="replace OUT if it exists (default: refuse)")
-    return p
-
-
 def convert_options(args: argparse.Namespace):
     from ..inference.pipeline.run import ConvertOptions
 
@@ -173,98 +157,6 @@ def refuse_existing(paths: list[Path], overwrite: bool) -> str | None:
 FORMAT_OPTIONS["bvh"] = lambda args: {"units": getattr(args, "bvh_units", "m")}
 
 
-# --- progress and summaries -----------------------------------------------------------------------
-class ProgressBar:
-    """One text bar per stage on ``stream``: ``  detect  [#######.......]  45/75``; nothing when
-    the stream is not a terminal (or ``enabled`` is False)."""
-
-    def __init__(self, stream: TextIO | None = None, enabled: bool | None = None, width: int = 30):
-        stream = stream or sys.stderr
-        self.stream = stream
-        self.enabled = stream.isatty() if enabled is None else enabled
-        self.width = width
-        self.stage: str | None = None
-        self._last = 0.0
-
-    def __call__(self, stage: str, done: int, total: int) -> None:
-        if not self.enabled:
-            return
-        now = time.monotonic()
-        final = total > 0 and done >= total
-        if stage == self.stage and not final and now - self._last < 0.1:
-            return
-        if stage != self.stage and self.stage is not None:
-            self.stream.write("\n")
-        self.stage, self._last = stage, now
-        frac = min(done / total, 1.0) if total > 0 else 0.0
-        fill = int(round(frac * self.width))
-        count = f"{done}/{total}" if total > 1 else ("done" if final else "...")
-        self.stream.write(f"\r  {stage:<7} [{'#' * fill}{'.' * (self.width - fill)}] {count:>11}")
-        self.stream.flush()
-
-    def finish(self) -> None:
-        if self.enabled and self.stage is not None:
-            self.stream.write("\n")
-            self.stream.flush()
-        self.stage = None
-
-
-def timing_line(timings: dict[str, float]) -> str:
-    order = ["load", "read", "detect", "flips", "gaps", "lift", "world", "smooth", "write"]
-    keys = [k for k in order if k in timings] + [k for k in timings if k not in order and k != "total"]
-    parts = ", ".join(f"{k} {timings[k]:.2f}" for k in keys)
-    return f"{parts}; total {timings.get('total', sum(timings[k] for k in keys)):.2f} s"
-
-
-def clip_summary(name: str, clip, paths: list[Path], indent: str = "  ") -> str:
-    """A few lines about a converted clip: frames, detection, gaps, body, jitter, stage times, files."""
-    info = clip.info
-    gaps = info.get("gaps", [])
-    unkeyed = sum(g["frames"] for g in gaps if not g["filled"])
-    lines = [f"{name}: {clip.num_frames} frames at {clip.fps:.4g} fps ({clip.duration_s:.2f} s), "
-             f"person in {100 * info.get('detected_fraction', 0.0):.1f}% of frames, "
-             f"{len(gaps)} gap{'s' if len(gaps) != 1 else ''} ({unkeyed} frames left unkeyed), "
-             f"body height {info.get('body_height_m', float('nan')):.2f} m"
-             + (f", left/right relabelled in {info['swapped_frames']} frames" if info.get("swapped_frames") else ""),
-             f"{indent}jitter   rotations {info.get('jitter_rot_deg_before', float('nan')):.2f} -> "
-             f"{info.get('jitter_rot_deg_after', float('nan')):.2f} deg, joints "
-             f"{info.get('jitter_pos_mm_before', float('nan')):.1f} -> "
-             f"{info.get('jitter_pos_mm_after', float('nan')):.1f} mm (mean acceleration)",
-             f"{indent}time     {timing_line(clip.timings)}"]
-    devices = info.get("devices")
-    if devices:
-        lines.append(f"{indent}device   " + ", ".join(f"{stage} {dev}" for stage, dev in devices.items()))
-    lines += [f"{indent}wrote    {p}" for p in paths]
-    return "\n".join(lines)
-
-
-@contextlib.contextmanager
-def native_logs_silenced(enabled: bool = True):
-    """Send file descriptor 2 to /dev/null (MediaPipe/TFLite C++ log lines) and yield a text stream
-    on the real stderr for our own messages; a no-op (yielding sys.stderr) when ``enabled`` is False
-    or sys.stderr is not the process' own (e.g. captured by a test)."""
-    if not enabled or sys.stderr is not sys.__stderr__:
-        yield sys.stderr
-        return
-    try:
-        sys.stderr.flush()
-        saved = os.dup(2)
-    except (OSError, ValueError):
-        yield sys.stderr
-        return
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    os.close(devnull)
-    stream = os.fdopen(os.dup(saved), "w", buffering=1)
-    try:
-        yield stream
-    finally:
-        stream.flush()
-        os.dup2(saved, 2)
-        os.close(saved)
-        stream.close()
-
-
 # --- running --------------------------------------------------------------------------------------
 @dataclass
 class _Tally:
@@ -276,7 +168,7 @@ class _Tally:
         return EXIT_OK if not codes else (codes.pop() if len(codes) == 1 else EXIT_FAILED)
 
 
-def _error(name, message: str, err: TextIO) -> None:
+def error_line(name, message: str, err: TextIO) -> None:
     print(f"error: {name}: {message}" if name else f"error: {message}", file=err)
 
 
@@ -335,7 +227,7 @@ def list_people(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             tracks, times = detect.detect_people(video, detect.DetectOptions(start_s=args.start, end_s=args.end,
                                                                              stride=args.stride))
         except (VideoError, OSError) as e:
-            _error(video, str(e), err)
+            error_line(video, str(e), err)
             failed.append(EXIT_INPUT)
             continue
         print(f"{video}: {len(tracks)} {'person' if len(tracks) == 1 else 'people'} seen in {len(times)} frames",
@@ -365,12 +257,12 @@ def _convert(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         if reason:
             raise ValueError(reason)
     except (ValueError, PipelineError) as e:
-        _error(None, str(e), err)
+        error_line(None, str(e), err)
         return EXIT_USAGE
     created = not args.out.exists()
     reason = prepare_out_dir(args.out)
     if reason:
-        _error(None, reason, err)
+        error_line(None, reason, err)
         return EXIT_OUTPUT
     try:
         return _convert_videos(args, out, err, formats, options, wopts, stems)
@@ -387,7 +279,7 @@ def _convert_videos(args, out, err, formats, options, wopts, stems) -> int:
     try:
         uplifter = get_uplifter(options.model_path, options.provider)
     except PipelineError as e:
-        _error(None, str(e), err)
+        error_line(None, str(e), err)
         return EXIT_FAILED
     bar = ProgressBar(err, enabled=False if args.quiet else None)
     tally = _Tally()
@@ -409,19 +301,19 @@ def _convert_videos(args, out, err, formats, options, wopts, stems) -> int:
             tally.ok.append(name)
         except KeyboardInterrupt:
             bar.finish()
-            _error(name, "interrupted", err)
+            error_line(name, "interrupted", err)
             return EXIT_INTERRUPTED
         except Cancelled:
             bar.finish()
-            _error(name, "cancelled", err)
+            error_line(name, "cancelled", err)
             return EXIT_INTERRUPTED
         except _WriteError as e:
             bar.finish()
-            _error(name, str(e), err)
+            error_line(name, str(e), err)
             tally.failed.append((name, EXIT_OUTPUT))
         except PipelineError as e:
             bar.finish()
-            _error(name if not str(e).startswith(name) else None, str(e), err)
+            error_line(name if not str(e).startswith(name) else None, str(e), err)
             tally.failed.append((name, _exit_code(e)))
     total = time.perf_counter() - t_all
     n = len(args.videos)
@@ -450,92 +342,49 @@ def run_lift(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | 
         if reason:
             raise ValueError(reason)
     except (ValueError, PipelineError) as e:
-        _error(None, str(e), err)
+        error_line(None, str(e), err)
         return EXIT_USAGE
     if not src.is_file():
-        _error(src, "no such file" if not src.exists() else "not a file", err)
+        error_line(src, "no such file" if not src.exists() else "not a file", err)
         return EXIT_INPUT
     try:
         det = Detections.load_npz(src)
     except (OSError, ValueError, KeyError, EOFError) as e:
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-        _error(src, f"not a landmarks file from detection ({msg})", err)
+        error_line(src, f"not a landmarks file from detection ({msg})", err)
         return EXIT_INPUT
     try:
         clip = lift_detections(det, options)
     except PipelineError as e:
-        _error(None, str(e), err)
+        error_line(None, str(e), err)
         return _exit_code(e)
     try:
-        code = _write_file(args.out, lambda tmp: motion_clip.WRITERS[fmt].resolve()(clip, tmp, **wopts), err)
+        code = write_file(args.out, lambda tmp: motion_clip.WRITERS[fmt].resolve()(clip, tmp, **wopts), err)
     except PipelineError as e:
-        _error(args.out, str(e), err)
+        error_line(args.out, str(e), err)
         return EXIT_FAILED
     if code == EXIT_OK:
         print(clip_summary(str(src), clip, [args.out]), file=out)
     return code
 
 
-def _write_file(path: Path, write: Callable[[Path], None], err: TextIO) -> int:
+def write_file(path: Path, write: Callable[[Path], None], err: TextIO) -> int:
     """Create ``path``'s folder and write it atomically; the exit code (0, or 5 with one error line)."""
     from ..inference.pipeline import motion_clip
 
     parent = path.parent
     reason = prepare_out_dir(parent) if str(parent) not in ("", ".") else None
     if reason:
-        _error(None, reason, err)
+        error_line(None, reason, err)
         return EXIT_OUTPUT
     try:
         motion_clip.write_atomically(path, write)
     except OSError as e:
-        _error(path, f"cannot write: {e.strerror or e}", err)
+        error_line(path, f"cannot write: {e.strerror or e}", err)
         return EXIT_OUTPUT
     return EXIT_OK
 
 
-def run_detect(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
-    """``uplift detect``: the detections file of one video; returns the exit code."""
-    out, err = out or sys.stdout, err or sys.stderr
-    from ..inference.pipeline import detect
-    from ..inference.pipeline.run import NoPersonError, PipelineError
-    from ..inference.pipeline.video import VideoError
-
-    if args.out.suffix.lower() != ".npz":
-        _error(None, f"{args.out}: the detections file must end in .npz", err)
-        return EXIT_USAGE
-    if args.end is not None and not args.end > args.start:
-        _error(None, f"end ({args.end} s) must be after start ({args.start} s)", err)
-        return EXIT_USAGE
-    reason = refuse_existing([args.out], args.overwrite)
-    if reason:
-        _error(None, reason, err)
-        return EXIT_USAGE
-    if not args.video.is_file():
-        _error(args.video, "no such file" if not args.video.exists() else "not a file", err)
-        return EXIT_INPUT
-    try:
-        det = detect.detect_video(args.video, detect.DetectOptions(start_s=args.start, end_s=args.end,
-                                                                  stride=args.stride, person=args.person))
-    except detect.PersonChoiceError as e:
-        _error(None, str(e), err)
-        return EXIT_USAGE
-    except VideoError as e:
-        _error(None, str(e), err)
-        return EXIT_INPUT
-    except (PipelineError, RuntimeError) as e:
-        _error(args.video, str(e), err)
-        return EXIT_FAILED
-    if not det.detected.any():
-        _error(args.video, str(NoPersonError(f"no person found in {len(det.times_s)} frames")), err)
-        return EXIT_NO_PERSON
-    code = _write_file(args.out, det.save_npz, err)
-    if code != EXIT_OK:
-        return code
-    print(f"{args.video}: person in {100 * det.detected_fraction:.1f}% of {len(det.times_s)} frames "
-          f"({det.width}x{det.height}, {det.fps:.4g} fps, detection {det.detect_s:.1f} s); wrote {args.out}", file=out)
-    return EXIT_OK
-
-
-__all__ = ["parse_rig_spec", "add_convert_parser", "add_lift_parser", "add_detect_parser", "run_convert", "run_lift",
-           "run_detect", "argument_hook", "ARGUMENT_HOOKS",
-           "FORMAT_OPTIONS", "ProgressBar", "prepare_out_dir", "clip_summary"]
+__all__ = ["parse_rig_spec", "add_convert_parser", "add_lift_parser", "run_convert", "run_lift",
+           "write_file", "argument_hook", "ARGUMENT_HOOKS",
+           "FORMAT_OPTIONS", "prepare_out_dir", "refuse_existing"]

@@ -50,7 +50,7 @@ def run(source: Path | None = None, out_dir: Path = Path("outputs/demo"), out=No
 
 def run_video(video: Path | None = None, out_dir: Path = Path("outputs/demo"), out=None) -> int:
     """Convert the sample video to ``out_dir/<name>.bvh`` and ``.npz``; print what came out."""
-    from .convert import clip_summary, native_logs_silenced
+    from .report import clip_summary, native_logs_silenced
     from ..inference.pipeline.motion_clip import write_clip
     from ..inference.pipeline.run import PipelineError, convert_video
 

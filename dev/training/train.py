@@ -170,17 +170,6 @@ def _save(path: Path, model: UplifterNet, extra: dict):
     tmp.replace(path)
 
 
-def compact_checkpoint(src: Path, dst: Path) -> Path:
-    """A checkpoint without its optimizer state and with float16 weights (~2 bytes per parameter), small
-    enough to commit between the sessions of a training campaign; ``--resume`` takes it (fresh optimizer)."""
-    ckpt = torch.load(src, map_location="cpu", weights_only=False)
-    ckpt.pop("optimizer", None)
-    ckpt["model"] = {k: (v.half() if v.is_floating_point() else v) for k, v in ckpt["model"].items()}
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(ckpt, dst)
-    return dst
-
-
 def build_arg_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m uplift_mocap.dev.training.train", description=__doc__.split("\n")[0])
     p.add_argument("--data", type=Path, default=None, help="folder of BVH files (../shared/data)")
@@ -399,6 +388,8 @@ def main(argv: list[str] | None = None) -> int:
         source.close()
         log.close()
     if args.compact:
+        from .checkpoints import compact_checkpoint
+
         print(f"compact checkpoint: {compact_checkpoint(out / 'last.pt', args.compact)}", flush=True)
     return 0
 
