@@ -57,6 +57,13 @@ def _provider(context) -> str | None:
     return "cpu" if prefs is not None and prefs.onnx_provider == "CPU" else None
 
 
+def _workers(context) -> int | None:
+    """Detection processes from the preferences (None: automatic)."""
+    prefs = get_preferences(context)
+    n = int(getattr(prefs, "detect_workers", 0) or 0) if prefs is not None else 0
+    return n or None
+
+
 def _redraw_editors(context) -> None:
     for window in context.window_manager.windows:
         for area in window.screen.areas:
@@ -92,7 +99,7 @@ class UPLIFT_OT_animate_strip(_SaysWhy, bpy.types.Operator):
         frame_range = None if settings.use_strip_range else (settings.frame_start, settings.frame_end)
         source = animate.strip_source(strip, scene, frame_range)
         options = animate.convert_options(source, settings.smoothing, settings.in_place, settings.focal_mm,
-                                          _provider(context), settings.plant_feet)
+                                          _provider(context), settings.plant_feet, _workers(context))
         options.validate()
         self._source = source
         self._target_name = settings.armature.name if settings.target == "EXISTING" else None

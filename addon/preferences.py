@@ -16,11 +16,18 @@ class UPLIFT_AddonPreferences(bpy.types.AddonPreferences):
         ],
         default="AUTO",
     )
+    detect_workers: bpy.props.IntProperty(
+        name="Detection Processes",
+        description="Pose detection runs in this many processes, each over a part of the video "
+                    "(0: automatic, CPU cores - 1)",
+        default=0, min=0, max=64,
+    )
 
     def draw(self, context):
         layout = self.layout
         layout.use_property_split = True
         layout.prop(self, "onnx_provider")
+        layout.prop(self, "detect_workers")
         col = layout.column(align=True)
         col.label(text=f"ONNX Runtime providers here: {', '.join(_available_providers())}")
         col.label(text="Pose detection (MediaPipe) runs on the CPU.")

@@ -72,6 +72,8 @@ def add_processing_arguments(p: argparse.ArgumentParser, video: bool = True) -> 
     p.add_argument("--in-place", action="store_true", help="keep the character in place (vertical motion only)")
     p.add_argument("--no-plant", action="store_true", help="do not keep feet on the floor from sliding")
     if video:
+        p.add_argument("--workers", type=positive_int, default=None, metavar="N",
+                       help="detection processes, each over a part of the video (default: CPU cores - 1)")
         p.add_argument("--person", type=int, default=None, metavar="N",
                        help="convert person N of everyone seen, 0 = the most present (see --list-people); "
                             "default: follow the largest person")
@@ -124,7 +126,8 @@ def convert_options(args: argparse.Namespace):
     return ConvertOptions(start_s=getattr(args, "start", 0.0), end_s=getattr(args, "end", None),
                           stride=getattr(args, "stride", 1), smoothing=args.smoothing, in_place=args.in_place,
                           focal_mm=args.focal_mm, provider=args.provider, model_path=args.model,
-                          plant_feet=not getattr(args, "no_plant", False), person=getattr(args, "person", None))
+                          plant_feet=not getattr(args, "no_plant", False), person=getattr(args, "person", None),
+                          workers=getattr(args, "workers", None))
 
 
 def parse_rig_spec(spec: str) -> tuple[Path, str | None]:

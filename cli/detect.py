@@ -23,6 +23,8 @@ def add_detect_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--stride", type=positive_int, default=1, metavar="N", help="use every N-th frame (default 1)")
     p.add_argument("--person", type=int, default=None, metavar="N",
                    help="person N of everyone seen, 0 = the most present (default: follow the largest person)")
+    p.add_argument("--workers", type=positive_int, default=None, metavar="N",
+                   help="detection processes, each over a part of the video (default: CPU cores - 1)")
     p.add_argument("--overwrite", action="store_true", help="replace OUT if it exists (default: refuse)")
     return p
 
@@ -49,7 +51,8 @@ def run_detect(args: argparse.Namespace, out: TextIO | None = None, err: TextIO 
         return EXIT_INPUT
     try:
         det = detect.detect_video(args.video, detect.DetectOptions(start_s=args.start, end_s=args.end,
-                                                                  stride=args.stride, person=args.person))
+                                                                  stride=args.stride, person=args.person,
+                                                                  workers=args.workers))
     except detect.PersonChoiceError as e:
         error_line(None, str(e), err)
         return EXIT_USAGE

@@ -15,10 +15,12 @@ adding to ``BenchContext.results``; later stages (detection, keying) append thei
 "video pipeline" times ``detect_video`` alone against the whole ``convert_video`` on a real video
 (--video, default the rendered sample ``inference/samples/sample_walk.mp4``, else the test fixture
 ``person_walk.mp4``): detect_ms_per_frame, lift_share_of_detection ((load wait + gaps + uplift + world +
-smoothing) / detection) and pipeline_vs_detection (whole convert / detection alone).
+smoothing) / detection) and pipeline_vs_detection (whole convert / detection alone). "parallel detection"
+times one detection process against chunk-parallel ones (``parallel_detect_speedup``).
 """
 from __future__ import annotations
 
+import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -232,6 +234,66 @@ def video_pipeline(ctx: BenchContext) -> dict:
         "lift_share_without_load": (sum(post.values()) - post["load"]) / det_s,
         "detected_fraction": det.detected_fraction,
     }
+
+
+def looped_video(src: Path, dst: Path, seconds: float) -> Path:
+    """Write ``dst``: the real video ``src`` played forwards and backwards until ``seconds`` long (mp4v)."""
+    import cv2
+
+    cap = cv2.VideoCapture(str(src))
+    fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
+    frames = []
+    while True:
+        ok, f = cap.read()
+        if not ok:
+            break
+        frames.append(f)
+    cap.release()
+    h, w = frames[0].shape[:2]
+    out = cv2.VideoWriter(str(dst), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
+    n, r = 0, 0
+    while n < seconds * fps:
+        for f in (frames if r % 2 == 0 else frames[::-1]):
+            out.write(f)
+            n += 1
+        r += 1
+    out.release()
+    return dst
+
+
+@bench_section("parallel detection")
+def parallel_detection(ctx: BenchContext) -> dict:
+    """``detect_video`` with one process against N = max(2, CPU cores) chunk-parallel processes on the same
+    real clip (the pipeline section's video looped to 30 s), alternated ``video_repeats`` times; fastest of
+    each. Also the largest landmark difference between the two, % of the image size (same frames, same
+    person). Only a ratio from one run: both sides share the machine's load."""
+    import tempfile
+
+    from ...cli.demo import sample_video
+    from ...inference.pipeline.detect import DetectOptions, detect_video
+
+    src = Path(ctx.options.video) if ctx.options.video else sample_video()
+    if src is None or not src.is_file():
+        return {"parallel_video": "none"}
+    workers = max(2, os.cpu_count() or 1)
+    times = {1: float("inf"), workers: float("inf")}
+    with tempfile.TemporaryDirectory(prefix="uplift-bench-") as tmp:
+        path = looped_video(src, Path(tmp) / "looped.mp4", 30.0)
+        dets = {}
+        for _ in range(max(1, ctx.options.video_repeats)):
+            for n in times:
+                t0 = time.perf_counter()
+                dets[n] = detect_video(path, DetectOptions(workers=n))
+                times[n] = min(times[n], time.perf_counter() - t0)
+    a, b = dets[1], dets[workers]
+    both = a.detected & b.detected
+    diff = (a.landmarks[both, :, :2] - b.landmarks[both, :, :2]) * [a.width, a.height]
+    rms = np.sqrt(np.mean(diff ** 2, axis=(1, 2))) / max(a.width, a.height) if both.any() else np.zeros(1)
+    return {"parallel_workers": workers, "parallel_frames": len(a.times_s),
+            "parallel_detect_speedup": times[1] / times[workers],
+            "parallel_same_frames": bool(np.array_equal(a.times_s, b.times_s)
+                                         and np.array_equal(a.detected, b.detected)),
+            "parallel_max_landmark_rms_pct": 100 * float(rms.max())}
 
 
 # --- running ----------------------------------------------------------------------------------------

@@ -32,6 +32,7 @@ import numpy as np
 from ..core import skeleton
 from ..core.assets import POSE_TASK
 from . import video
+from .detect_parallel import default_workers, plan_chunks, scan_chunks
 
 DEFAULT_MODEL = POSE_TASK
 _HIPS = [skeleton.MP_INDEX["left_hip"], skeleton.MP_INDEX["right_hip"]]
@@ -52,6 +53,7 @@ class DetectOptions:
     end_s: float | None = None
     stride: int = 1
     person: int | None = None       # None: follow the largest person (below); N: the N-th of ``people.track_people``
+    workers: int | None = None      # processes over time chunks (``detect_parallel``); None: CPU cores - 1
 
 
 @dataclass
@@ -62,7 +64,8 @@ class Detections:
     ``presence`` (T,) float32 mean landmark presence of the kept person (0 = no person);
     ``num_people`` (T,) int16 people MediaPipe reported; ``width``/``height`` upright image size in
     pixels; ``fps`` the video's nominal rate (samples are every ``stride``-th frame of it);
-    ``detect_s`` wall time spent in the detector.
+    ``detect_s`` wall time spent in the detector (chunk-parallel: the whole scan's); ``processes`` how many
+    detection processes ran (1: in this process).
     """
     times_s: np.ndarray
     frame_indices: np.ndarray
@@ -76,6 +79,7 @@ class Detections:
     stride: int = 1
     source: str = ""
     detect_s: float = 0.0
+    processes: int = 1
 
     @property
     def detected(self) -> np.ndarray:
@@ -163,6 +167,14 @@ def choose_person(candidates: np.ndarray, previous: np.ndarray | None,
     return best if dist[best] <= max_jump else None
 
 
+def _check_model(path) -> Path:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"pose model not found: {path} "
+                                "(build it: python -m uplift_mocap.dev.build_pose_task)")
+    return path
+
+
 class PoseDetector:
     """``PoseLandmarker`` in VIDEO mode plus the one-person choice; use as a context manager.
 
@@ -172,10 +184,7 @@ class PoseDetector:
 
     def __init__(self, options: DetectOptions | None = None):
         self.options = options or DetectOptions()
-        path = Path(self.options.model_path)
-        if not path.is_file():
-            raise FileNotFoundError(f"pose model not found: {path} "
-                                    "(build it: python -m uplift_mocap.dev.build_pose_task)")
+        path = _check_model(self.options.model_path)
         self._mp, vision, BaseOptions = _import_mediapipe()
         o = self.options
         mp_options = vision.PoseLandmarkerOptions(
@@ -192,8 +201,7 @@ class PoseDetector:
             raise RuntimeError("mediapipe was imported before uplift_mocap.inference.pipeline.detect, so its "
                                "protobuf>=5 patch came too late: import detect first") from err
         self._last_ms = -1
-        self._prev: np.ndarray | None = None  # (33, 2) isotropic positions of the last kept person
-        self._prev_t = -math.inf
+        self._chooser = PersonChooser(self.options)
 
     def __enter__(self) -> "PoseDetector":
         return self
@@ -233,7 +241,23 @@ class PoseDetector:
         return self.choose(arr, worlds, time_s, rgb.shape[1] / rgb.shape[0])
 
     def choose(self, arr: np.ndarray, worlds: np.ndarray, time_s: float, aspect: float):
-        """The one-person choice over ``detect_all``'s poses -> (landmarks, world, presence, num_people)."""
+        """The one-person choice over ``detect_all``'s poses (``PersonChooser.choose``)."""
+        return self._chooser.choose(arr, worlds, time_s, aspect)
+
+
+class PersonChooser:
+    """The one-person choice of the module docstring, frame after frame (in time order).
+
+    ``choose(arr (K, 33, 4), worlds (K, 33, 3), time_s, aspect)`` -> ``(landmarks (33, 3), world (33, 3),
+    presence, num_people)`` with NaN / 0 when no person is kept; ``aspect`` = width / height.
+    """
+
+    def __init__(self, options: DetectOptions | None = None):
+        self.options = options or DetectOptions()
+        self._prev: np.ndarray | None = None  # (33, 2) isotropic positions of the last kept person
+        self._prev_t = -math.inf
+
+    def choose(self, arr: np.ndarray, worlds: np.ndarray, time_s: float, aspect: float):
         nan = np.full((skeleton.NUM_LANDMARKS, 3), np.nan, np.float32)
         lms = nan.copy()
         lms[:, 2] = 0.0
@@ -276,7 +300,7 @@ def detect_video(path: str | os.PathLike, options: DetectOptions | None = None,
         fps = float(1.0 / np.median(np.diff(times_a)))
     return Detections(times_a, idx, np.asarray(lms, np.float32), np.asarray(pres, np.float32),
                       np.asarray(world, np.float32), people, info.width, info.height, fps,
-                      int(o.stride), str(path), scan["detect_s"])
+                      int(o.stride), str(path), scan["detect_s"], scan.get("processes", 1))
 
 
 class PersonChoiceError(ValueError):
@@ -300,6 +324,10 @@ def _scan(path, o: DetectOptions, progress, choose: bool = True, keep_all: bool 
     every frame (``keep_all``; otherwise only their number, so memory stays flat on long videos)."""
     info = video.probe(path)
     total = video.expected_frames(info, o.start_s, o.end_s, o.stride)
+    workers = default_workers() if o.workers is None else int(o.workers)
+    chunks = plan_chunks(o.start_s, o.end_s, info.duration_s, info.fps, o.stride, workers)
+    if len(chunks) > 1:
+        return _scan_parallel(path, o, info, chunks, workers, total, progress, choose, keep_all)
     times, idx, poses, worlds, lms, pres, world, counts = [], [], [], [], [], [], [], []
     detect_s = 0.0
     with PoseDetector(o) as det:
@@ -324,3 +352,25 @@ def _scan(path, o: DetectOptions, progress, choose: bool = True, keep_all: bool 
     return {"info": info, "times": np.asarray(times, np.float64), "indices": np.asarray(idx, np.int64),
             "poses": poses, "worlds": worlds, "detect_s": detect_s, "counts": np.asarray(counts, np.int16),
             "chosen": (np.stack(lms) if lms else empty, np.asarray(pres, np.float32), np.stack(world) if world else empty)}
+
+
+def _scan_parallel(path, o: DetectOptions, info, chunks, workers: int, total: int, progress, choose: bool,
+                   keep_all: bool) -> dict:
+    """``_scan`` over time chunks in worker processes (``detect_parallel``); the same result layout."""
+    _check_model(o.model_path)
+    scan = scan_chunks(path, o, chunks, workers, total, progress)
+    scan["info"], scan["processes"] = info, min(workers, len(chunks))
+    lms, pres, world = [], [], []
+    if choose:
+        chooser = PersonChooser(o)
+        for arr, wl, t in zip(scan["poses"], scan["worlds"], scan["times"]):
+            lm, w, p, _k = chooser.choose(arr, wl, float(t), info.width / info.height)
+            lms.append(lm)
+            world.append(w)
+            pres.append(p)
+    if not keep_all:
+        scan["poses"], scan["worlds"] = [], []
+    empty = np.zeros((0, skeleton.NUM_LANDMARKS, 3), np.float32)
+    scan["chosen"] = (np.stack(lms) if lms else empty, np.asarray(pres, np.float32),
+                      np.stack(world) if world else empty)
+    return scan

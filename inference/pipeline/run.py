@@ -28,6 +28,7 @@ import numpy as np
 from ..core import skeleton
 from .detect import DEFAULT_MODEL as DEFAULT_TASK_PATH
 from .detect import DetectOptions, Detections, detect_video
+from .detect_parallel import DetectionWorkerError
 from .flips import repair_swaps
 from .gaps import fill_gaps
 from .limb_fusion import fuse_limb_directions
@@ -81,7 +82,8 @@ class ConvertOptions:
     (``limb_fusion.fuse_limb_directions``); ``repair_swaps``: undo MediaPipe's left/right label swaps
     (``flips.repair_swaps``) before lifting; ``plant_feet``: keep feet in contact with the floor from sliding
     (``world_motion.plant_root``; never with ``in_place``); ``person``: None follows the largest person seen,
-    N the N-th of everyone seen, most present first (``detect.detect_people``). Contacts, planting and smoothing run at the
+    N the N-th of everyone seen, most present first (``detect.detect_people``); ``workers``: detection processes over
+    time chunks (``detect_parallel``; None: CPU cores - 1). Contacts, planting and smoothing run at the
     clip's own rate (video fps / stride)."""
     start_s: float = 0.0
     end_s: float | None = None
@@ -99,6 +101,7 @@ class ConvertOptions:
     repair_swaps: bool = True
     plant_feet: bool = True
     person: int | None = None
+    workers: int | None = None
 
     def validate(self) -> None:
         """Raise PipelineError naming the first bad setting."""
@@ -116,6 +119,8 @@ class ConvertOptions:
             raise PipelineError(f"max gap must be >= 0 s, got {self.max_gap_s}")
         if self.person is not None and (int(self.person) != self.person or self.person < 0):
             raise PipelineError(f"person must be a number >= 0, got {self.person}")
+        if self.workers is not None and (int(self.workers) != self.workers or self.workers < 1):
+            raise PipelineError(f"workers must be a number >= 1, got {self.workers}")
 
 
 def resolve_provider(name: str | None, available: list[str] | None = None) -> list[str] | None:
@@ -218,11 +223,12 @@ def convert_video(path, options: ConvertOptions | None = None, progress: Progres
     # load the model while MediaPipe runs; a bad provider or model path fails before detection
     loader = _UplifterLoader(o.model_path, o.provider) if uplifter is None else None
     dopt = DetectOptions(model_path=Path(o.task_path) if o.task_path else DEFAULT_TASK_PATH,
-                         start_s=float(o.start_s), end_s=o.end_s, stride=int(o.stride), person=o.person)
+                         start_s=float(o.start_s), end_s=o.end_s, stride=int(o.stride), person=o.person,
+                         workers=o.workers)
     t0 = time.perf_counter()
     try:
         det = detect_video(path, dopt, progress=lambda done, total: run.report("detect", done, total))
-    except VideoError as err:
+    except (VideoError, DetectionWorkerError) as err:
         raise PipelineError(str(err)) from err
     except (FileNotFoundError, ValueError) as err:  # missing .task bundle; bad range
         raise PipelineError(f"{path}: {err}".splitlines()[0]) from err
@@ -355,7 +361,9 @@ def lift_detections(det: Detections, options: ConvertOptions | None = None, prog
             "contacts": np.asarray(world.contacts, dtype=bool), **camera,
             "lift_fps": float(uplifter.fps), "resampled_for_lift": resampled,
             "model_version": uplifter.model_version, "provider": uplifter.session.get_providers()[0],
-            "devices": {"detect": DETECT_DEVICE, "lift": device_label(uplifter.session.get_providers()[0])}}
+            "detect_processes": int(det.processes),
+            "devices": {"detect": DETECT_DEVICE + (f" x {det.processes} processes" if det.processes > 1 else ""),
+                        "lift": device_label(uplifter.session.get_providers()[0])}}
     timings = dict(run.timings)
     timings["total"] = sum(timings.values())
     return MotionClip(

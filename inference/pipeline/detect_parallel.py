@@ -1,0 +1,203 @@
+"""Chunk-parallel detection: one video split in time, each chunk run by its own worker process.
+
+Each worker is a fresh Python process (the interpreter running us, so Blender's own Python inside
+Blender) with its own ``PoseLandmarker`` in VIDEO mode over one time chunk. A chunk starts
+``warmup_s`` early so MediaPipe's tracker has settled by the chunk's first kept frame; the warm-up
+frames are dropped. Workers return every pose of every kept frame (``PoseDetector.detect_all``) and
+the parent joins the chunks and makes the one-person choice (``detect.PersonChooser``) or the tracks
+(``people.track_people``) over the whole clip, so the selection rules are the serial ones.
+
+Chunk borders sit half a sample period between two kept frames of the serial path's grid (start_s,
+start_s + stride / fps, ...), so each frame belongs to exactly one chunk and ``stride`` keeps the same
+frames (exact for constant frame rate; for variable frame rate the phase of ``stride`` > 1 may differ).
+Chunks are at most ``max_chunk_s`` long, so a worker's memory is bounded whatever the clip length; a
+pool of ``workers`` processes takes them in order.
+
+Workers start through a tiny bootstrap that loads this package from its directory under a private
+name, so it works whatever the package is called (``uplift_mocap`` or Blender's ``bl_ext.<repo>...``).
+A worker that dies raises ``DetectionWorkerError`` naming the chunk, its exit code and its last
+error line; the parent never waits on a dead worker. ``progress`` may raise (e.g. ``Cancelled``):
+the workers are then killed before the exception goes on.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+WARMUP_S = 1.0
+MIN_CHUNK_S = 4.0
+MAX_CHUNK_S = 60.0
+_POLL_S = 0.05
+_PACKAGE_ROOT = Path(__file__).resolve().parents[2]
+_BOOT = ("import importlib, importlib.util, json, sys\n"
+         "a = json.loads(sys.argv[1])\n"
+         "sys.path[:0] = a['sys_path']\n"
+         "spec = importlib.util.spec_from_file_location('_uplift_worker', a['root'] + '/__init__.py',"
+         " submodule_search_locations=[a['root']])\n"
+         "m = importlib.util.module_from_spec(spec)\n"
+         "sys.modules['_uplift_worker'] = m\n"
+         "spec.loader.exec_module(m)\n"
+         "importlib.import_module('_uplift_worker.inference.pipeline.detect_worker').worker_main(a)\n")
+
+
+class DetectionWorkerError(RuntimeError):
+    """A detection worker process failed; ``str(err)`` is one line naming the chunk and the reason."""
+
+
+def default_workers() -> int:
+    """Worker processes when none are asked for: CPU cores - 1 (one left for Blender), at least 1."""
+    return max(1, (os.cpu_count() or 1) - 1)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Frames with ``start_s <= t < end_s`` (``end_s`` None: to the end), read from ``warm_s`` on."""
+    warm_s: float
+    start_s: float
+    end_s: float | None
+
+
+def plan_chunks(start_s: float, end_s: float | None, duration_s: float, fps: float, stride: int,
+                workers: int, warmup_s: float = WARMUP_S, min_chunk_s: float = MIN_CHUNK_S,
+                max_chunk_s: float = MAX_CHUNK_S) -> list[Chunk]:
+    """Split ``[start_s, end_s)`` (None: ``duration_s``) into chunks for ``workers`` processes.
+
+    One chunk (the serial path) when ``workers`` <= 1, the frame rate is unknown, or the range is
+    shorter than two ``min_chunk_s``; otherwise ``workers`` chunks, or more so none exceeds
+    ``max_chunk_s``. Borders are half a sample period (``stride / fps``) before a kept frame.
+    """
+    end = duration_s if end_s is None else min(end_s, duration_s)
+    length = end - start_s
+    if workers <= 1 or fps <= 0 or length < 2 * min_chunk_s:
+        return [Chunk(start_s, start_s, end_s)]
+    n = min(int(workers), int(length // min_chunk_s))
+    n = max(n, math.ceil(length / max_chunk_s))
+    period = stride / fps
+    samples = length / period
+    borders = [start_s + (round(k * samples / n) - 0.5) * period for k in range(1, n)]
+    warm_frames = math.ceil(warmup_s / period - 1e-9)
+    starts = [start_s] + borders
+    ends = borders + [end_s]
+    return [Chunk(max(start_s, s - warm_frames * period) if k else start_s, s, e)
+            for k, (s, e) in enumerate(zip(starts, ends))]
+
+
+def _python() -> str:
+    """The Python interpreter to start workers with (inside Blender: its bundled Python)."""
+    exe = Path(sys.executable)
+    if exe.name.lower().startswith("python"):
+        return str(exe)
+    for cand in sorted(Path(sys.prefix).glob("bin/python3*")) + [Path(sys.prefix) / "python.exe"]:
+        if cand.is_file():
+            return str(cand)
+    raise DetectionWorkerError(f"no Python interpreter to start detection workers with (sys.executable={exe})")
+
+
+class _Worker:
+    """One running chunk: the process, its progress count (read by a thread) and its files."""
+
+    def __init__(self, chunk: Chunk, path, options: dict, folder: Path, number: int):
+        self.chunk, self.out = chunk, folder / f"chunk{number}.npz"
+        self.log = open(folder / f"chunk{number}.log", "w+b")
+        args = {"root": str(_PACKAGE_ROOT), "sys_path": [p for p in sys.path if p], "path": str(path),
+                "warm_s": chunk.warm_s, "start_s": chunk.start_s, "end_s": chunk.end_s,
+                "options": options, "out": str(self.out), "allow_empty": number > 0}
+        self.done = 0
+        self.proc = subprocess.Popen([_python(), "-c", _BOOT, json.dumps(args)], stdout=subprocess.PIPE,
+                                     stderr=self.log, stdin=subprocess.DEVNULL,
+                                     creationflags=getattr(subprocess, "CREATE_NO_WINDOW", 0))
+        self._reader = threading.Thread(target=self._read, daemon=True, name="uplift-detect-progress")
+        self._reader.start()
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            if line.startswith(b"progress "):
+                self.done = int(line.split()[1])
+
+    def failure(self) -> str:
+        """One line: which chunk, how the process ended, and its last Python error line if any."""
+        self.log.flush()
+        self.log.seek(0)
+        lines = [ln.strip() for ln in self.log.read().decode("utf-8", "replace").splitlines() if ln.strip()]
+        errors = [ln for ln in lines if ln.split(":")[0].endswith(("Error", "Exception", "Interrupt"))]
+        code = self.proc.returncode
+        how = f"was killed by signal {-code}" if code is not None and code < 0 else f"stopped with exit code {code}"
+        if code == 0:
+            how = "ended without writing its result"
+        end = "the end" if self.chunk.end_s is None else f"{self.chunk.end_s:.1f} s"
+        why = f": {errors[-1][:300]}" if errors else ""
+        return f"detection worker for {self.chunk.start_s:.1f} s to {end} {how}{why}"
+
+    def finish(self) -> dict:
+        self._reader.join(5.0)
+        with np.load(self.out) as z:
+            return {k: z[k] for k in z.files}
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        self.log.close()
+        if self.proc.stdout:
+            self.proc.stdout.close()
+
+
+def scan_chunks(path, options, chunks: list[Chunk], workers: int, total: int, progress=None) -> dict:
+    """Run ``chunks`` on at most ``workers`` processes; join them in time order.
+
+    Returns ``times`` (T,) float64, ``indices`` (T,) int64, ``counts`` (T,) int16, ``poses`` / ``worlds``:
+    lists of (K, 33, 4) / (K, 33, 3) float32 per frame (``PoseDetector.detect_all``) and ``detect_s`` (the
+    wall time of the whole scan). ``options`` is a ``DetectOptions``; ``total`` the expected frame count.
+    """
+    opts = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(options).items()
+            if k not in ("workers", "start_s", "end_s")}
+    t0 = time.perf_counter()
+    results: dict[int, dict] = {}
+    running: dict[int, _Worker] = {}
+    queue = list(range(len(chunks)))
+    last_done = -1
+    with tempfile.TemporaryDirectory(prefix="uplift-detect-") as tmp:
+        try:
+            while queue or running:
+                while queue and len(running) < workers:
+                    k = queue.pop(0)
+                    running[k] = _Worker(chunks[k], path, opts, Path(tmp), k)
+                for k, w in list(running.items()):
+                    code = w.proc.poll()
+                    if code is None:
+                        continue
+                    if code != 0 or not w.out.is_file():
+                        raise DetectionWorkerError(w.failure())
+                    results[k] = w.finish()
+                    results[k]["done"] = len(results[k]["times"])
+                    w.kill()
+                    del running[k]
+                done = sum(r["done"] for r in results.values()) + sum(w.done for w in running.values())
+                if progress is not None and done != last_done:
+                    progress(done, max(total, done))
+                    last_done = done
+                time.sleep(_POLL_S)
+        finally:
+            for w in running.values():
+                w.kill()
+    times, idx, counts, poses, worlds = [], [], [], [], []
+    for k in range(len(chunks)):
+        r = results[k]
+        times.append(r["times"])
+        idx.append(r["indices"])
+        counts.append(r["counts"])
+        for n, p, w in zip(r["counts"], r["poses"], r["worlds"]):
+            poses.append(p[:n])
+            worlds.append(w[:n])
+    return {"times": np.concatenate(times), "indices": np.concatenate(idx), "counts": np.concatenate(counts),
+            "poses": poses, "worlds": worlds, "detect_s": time.perf_counter() - t0}
