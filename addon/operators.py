@@ -57,6 +57,12 @@ def _provider(context) -> str | None:
     return "cpu" if prefs is not None and prefs.onnx_provider == "CPU" else None
 
 
+def _detect_device(context) -> str:
+    """"gpu" when the preferences ask for MediaPipe's GPU delegate, else "cpu"."""
+    prefs = get_preferences(context)
+    return "gpu" if prefs is not None and getattr(prefs, "detect_device", "CPU") == "GPU" else "cpu"
+
+
 def _workers(context) -> int | None:
     """Detection processes from the preferences (None: automatic)."""
     prefs = get_preferences(context)
@@ -99,7 +105,8 @@ class UPLIFT_OT_animate_strip(_SaysWhy, bpy.types.Operator):
         frame_range = None if settings.use_strip_range else (settings.frame_start, settings.frame_end)
         source = animate.strip_source(strip, scene, frame_range)
         options = animate.convert_options(source, settings.smoothing, settings.in_place, settings.focal_mm,
-                                          _provider(context), settings.plant_feet, _workers(context))
+                                          _provider(context), settings.plant_feet, _workers(context),
+                                          _detect_device(context))
         options.validate()
         self._source = source
         self._target_name = settings.armature.name if settings.target == "EXISTING" else None
@@ -119,7 +126,7 @@ class UPLIFT_OT_animate_strip(_SaysWhy, bpy.types.Operator):
         except (PipelineError, ValueError) as exc:
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
-        for warning in res.warnings:
+        for warning in [*res.warnings, *clip.info.get("warnings", [])]:
             self.report({"WARNING"}, warning)
         info = clip.info
         self.report({"INFO"}, f"{res.action.name}: {clip.num_frames} frames on {res.obj.name} "

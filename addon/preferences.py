@@ -9,12 +9,22 @@ class UPLIFT_AddonPreferences(bpy.types.AddonPreferences):
 
     onnx_provider: bpy.props.EnumProperty(
         name="Uplifter Device",
-        description="Where the uplifter network runs (ONNX Runtime); pose detection (MediaPipe) runs on the CPU",
+        description="Where the uplifter network runs (ONNX Runtime)",
         items=[
             ("AUTO", "Automatic", "The fastest ONNX Runtime provider installed (CUDA, DirectML, CoreML), else the CPU"),
             ("CPU", "CPU", "Always run the uplifter on the CPU"),
         ],
         default="AUTO",
+    )
+    detect_device: bpy.props.EnumProperty(
+        name="Pose Detection Device",
+        description="Where MediaPipe detects poses",
+        items=[
+            ("CPU", "CPU", "Always detect on the CPU"),
+            ("GPU", "GPU if available", "MediaPipe's GPU delegate (Linux, macOS); the CPU, with a warning, where it "
+                                        "cannot start"),
+        ],
+        default="CPU",
     )
     detect_workers: bpy.props.IntProperty(
         name="Detection Processes",
@@ -27,10 +37,11 @@ class UPLIFT_AddonPreferences(bpy.types.AddonPreferences):
         layout = self.layout
         layout.use_property_split = True
         layout.prop(self, "onnx_provider")
+        layout.prop(self, "detect_device")
         layout.prop(self, "detect_workers")
         col = layout.column(align=True)
         col.label(text=f"ONNX Runtime providers here: {', '.join(_available_providers())}")
-        col.label(text="Pose detection (MediaPipe) runs on the CPU.")
+        col.label(text="After each conversion the report says where each stage ran.")
 
 
 def _available_providers() -> list[str]:

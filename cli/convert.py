@@ -74,6 +74,9 @@ def add_processing_arguments(p: argparse.ArgumentParser, video: bool = True) -> 
     if video:
         p.add_argument("--workers", type=positive_int, default=None, metavar="N",
                        help="detection processes, each over a part of the video (default: CPU cores - 1)")
+        p.add_argument("--detect-device", choices=("cpu", "gpu"), default="cpu",
+                       help="where MediaPipe detects poses: gpu tries its GPU delegate (Linux, macOS) and falls "
+                            "back to the CPU with a warning (default cpu)")
         p.add_argument("--person", type=int, default=None, metavar="N",
                        help="convert person N of everyone seen, 0 = the most present (see --list-people); "
                             "default: follow the largest person")
@@ -127,7 +130,8 @@ def convert_options(args: argparse.Namespace):
                           stride=getattr(args, "stride", 1), smoothing=args.smoothing, in_place=args.in_place,
                           focal_mm=args.focal_mm, provider=args.provider, model_path=args.model,
                           plant_feet=not getattr(args, "no_plant", False), person=getattr(args, "person", None),
-                          workers=getattr(args, "workers", None))
+                          workers=getattr(args, "workers", None),
+                          detect_device=getattr(args, "detect_device", "cpu"))
 
 
 def parse_rig_spec(spec: str) -> tuple[Path, str | None]:

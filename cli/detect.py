@@ -25,6 +25,8 @@ def add_detect_parser(subparsers) -> argparse.ArgumentParser:
                    help="person N of everyone seen, 0 = the most present (default: follow the largest person)")
     p.add_argument("--workers", type=positive_int, default=None, metavar="N",
                    help="detection processes, each over a part of the video (default: CPU cores - 1)")
+    p.add_argument("--detect-device", choices=("cpu", "gpu"), default="cpu",
+                   help="gpu tries MediaPipe's GPU delegate, else the CPU with a warning (default cpu)")
     p.add_argument("--overwrite", action="store_true", help="replace OUT if it exists (default: refuse)")
     return p
 
@@ -52,7 +54,8 @@ def run_detect(args: argparse.Namespace, out: TextIO | None = None, err: TextIO 
     try:
         det = detect.detect_video(args.video, detect.DetectOptions(start_s=args.start, end_s=args.end,
                                                                   stride=args.stride, person=args.person,
-                                                                  workers=args.workers))
+                                                                  workers=args.workers,
+                                                                  delegate=args.detect_device))
     except detect.PersonChoiceError as e:
         error_line(None, str(e), err)
         return EXIT_USAGE
@@ -65,11 +68,14 @@ def run_detect(args: argparse.Namespace, out: TextIO | None = None, err: TextIO 
     if not det.detected.any():
         error_line(args.video, str(NoPersonError(f"no person found in {len(det.times_s)} frames")), err)
         return EXIT_NO_PERSON
+    if det.device_note:
+        print(f"warning: {det.device_note}", file=err)
     code = write_file(args.out, det.save_npz, err)
     if code != EXIT_OK:
         return code
     print(f"{args.video}: person in {100 * det.detected_fraction:.1f}% of {len(det.times_s)} frames "
-          f"({det.width}x{det.height}, {det.fps:.4g} fps, detection {det.detect_s:.1f} s); wrote {args.out}", file=out)
+          f"({det.width}x{det.height}, {det.fps:.4g} fps, detection {det.detect_s:.1f} s on {det.device}"
+          f"{f' x {det.processes} processes' if det.processes > 1 else ''}); wrote {args.out}", file=out)
     return EXIT_OK
 
 

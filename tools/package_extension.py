@@ -40,6 +40,10 @@ PLATFORMS = {
     "windows-x64": ("win_amd64",),
     "macos-arm64": ("macosx_14_0_arm64",),
 }
+# Per-platform replacements of requirements/extension.txt lines (distribution name -> requirement). Windows gets
+# ONNX Runtime's DirectML build: the same ``onnxruntime`` module with DmlExecutionProvider, which runs on any
+# DirectX 12 GPU (1.24.4 is its newest release; our model is opset 17). macOS's standard wheel has CoreML.
+PLATFORM_REQUIREMENTS = {"windows-x64": {"onnxruntime": "onnxruntime-directml==1.24.4"}}
 # Never copied into the staging tree (caches, build outputs, virtual environments, VCS).
 STAGE_IGNORE = shutil.ignore_patterns(".*", "__pycache__", "*.egg-info", "wheels", "dist", "build",
                                       "outputs", "*.zip")
@@ -76,7 +80,7 @@ def _index_reachable(host: str = "pypi.org", timeout: float = 5.0) -> bool:
 
 def fetch_wheels(platform: str, python: str, wheels_dir: Path) -> list[str]:
     """Wheel file names (in ``wheels_dir``) of requirements/extension.txt for one platform and Python."""
-    requirements = REQUIREMENTS.read_bytes()
+    requirements = platform_requirements(platform).encode()
     key = f"{platform}/cp{python.replace('.', '')}"
     digest = hashlib.sha256(requirements + repr(PLATFORMS[platform]).encode()).hexdigest()
     lock_path = wheels_dir / "lock.json"
@@ -86,9 +90,11 @@ def fetch_wheels(platform: str, python: str, wheels_dir: Path) -> list[str]:
         return entry["files"]
 
     wheels_dir.mkdir(parents=True, exist_ok=True)
+    req_file = wheels_dir / f"requirements-{platform}.txt"
+    req_file.write_bytes(requirements)
     cmd = [sys.executable, "-m", "pip", "download", "--only-binary=:all:", "--no-deps",
            "--implementation", "cp", "--python-version", python, "--dest", str(wheels_dir),
-           "--requirement", str(REQUIREMENTS), "--progress-bar", "off"]
+           "--requirement", str(req_file), "--progress-bar", "off"]
     for tag in PLATFORMS[platform]:
         cmd += ["--platform", tag]
     print(f"fetching wheels for {key} ...", flush=True)
@@ -108,6 +114,16 @@ def fetch_wheels(platform: str, python: str, wheels_dir: Path) -> list[str]:
     lock[key] = {"requirements_sha256": digest, "files": files}
     lock_path.write_text(json.dumps(lock, indent=1, sort_keys=True) + "\n")
     return files
+
+
+def platform_requirements(platform: str) -> str:
+    """requirements/extension.txt with ``PLATFORM_REQUIREMENTS[platform]``'s replacements applied."""
+    swaps = {_normalise(k): v for k, v in PLATFORM_REQUIREMENTS.get(platform, {}).items()}
+    lines = []
+    for line in REQUIREMENTS.read_text().splitlines():
+        name = re.split(r"[=<>!~ ;\[]", line.strip(), maxsplit=1)[0]
+        lines.append(swaps.get(_normalise(name), line) if name and not line.lstrip().startswith("#") else line)
+    return "\n".join(lines) + "\n"
 
 
 def _normalise(name: str) -> str:

@@ -36,6 +36,7 @@ from .detect_parallel import default_workers, plan_chunks, scan_chunks
 
 DEFAULT_MODEL = POSE_TASK
 _HIPS = [skeleton.MP_INDEX["left_hip"], skeleton.MP_INDEX["right_hip"]]
+DELEGATES = ("cpu", "gpu")
 _NPZ_KEYS = ("times_s", "frame_indices", "landmarks", "presence", "world_landmarks", "num_people")
 
 
@@ -54,6 +55,7 @@ class DetectOptions:
     stride: int = 1
     person: int | None = None       # None: follow the largest person (below); N: the N-th of ``people.track_people``
     workers: int | None = None      # processes over time chunks (``detect_parallel``); None: CPU cores - 1
+    delegate: str = "cpu"           # "gpu": MediaPipe's GPU delegate, falling back to the CPU (``device_note``)
 
 
 @dataclass
@@ -65,7 +67,8 @@ class Detections:
     ``num_people`` (T,) int16 people MediaPipe reported; ``width``/``height`` upright image size in
     pixels; ``fps`` the video's nominal rate (samples are every ``stride``-th frame of it);
     ``detect_s`` wall time spent in the detector (chunk-parallel: the whole scan's); ``processes`` how many
-    detection processes ran (1: in this process).
+    detection processes ran (1: in this process); ``device`` where MediaPipe ran ("CPU" or "GPU") and
+    ``device_note`` the one-line message when the GPU was asked for but the CPU was used ("" otherwise).
     """
     times_s: np.ndarray
     frame_indices: np.ndarray
@@ -80,6 +83,8 @@ class Detections:
     source: str = ""
     detect_s: float = 0.0
     processes: int = 1
+    device: str = "CPU"
+    device_note: str = ""
 
     @property
     def detected(self) -> np.ndarray:
@@ -167,6 +172,17 @@ def choose_person(candidates: np.ndarray, previous: np.ndarray | None,
     return best if dist[best] <= max_jump else None
 
 
+def gpu_fallback_note(err: BaseException) -> str:
+    """The one-line message when MediaPipe's GPU delegate cannot start (``err``) and the CPU is used."""
+    reason = " ".join(str(err).split()) or type(err).__name__
+    reason = reason if len(reason) <= 100 else reason[:99] + "…"
+    if "kGpuService" in str(err) or "EGL" in str(err):
+        reason = "no OpenGL ES / EGL GPU context could be created"
+    if sys.platform == "win32":
+        reason = "MediaPipe has no GPU delegate on Windows"
+    return f"pose detection: MediaPipe's GPU delegate is not available here ({reason}); ran on the CPU"
+
+
 def _check_model(path) -> Path:
     path = Path(path)
     if not path.is_file():
@@ -187,14 +203,27 @@ class PoseDetector:
         path = _check_model(self.options.model_path)
         self._mp, vision, BaseOptions = _import_mediapipe()
         o = self.options
-        mp_options = vision.PoseLandmarkerOptions(
-            base_options=BaseOptions(model_asset_path=str(path)),
-            running_mode=vision.RunningMode.VIDEO, num_poses=int(o.num_poses),
-            min_pose_detection_confidence=o.min_detection_confidence,
-            min_pose_presence_confidence=o.min_presence_confidence,
-            min_tracking_confidence=o.min_tracking_confidence)
+        if o.delegate not in DELEGATES:
+            raise ValueError(f"pose detection device must be one of {', '.join(DELEGATES)}, got {o.delegate!r}")
+
+        def create(delegate):
+            base = BaseOptions(model_asset_path=str(path), delegate=getattr(BaseOptions.Delegate, delegate))
+            return vision.PoseLandmarker.create_from_options(vision.PoseLandmarkerOptions(
+                base_options=base, running_mode=vision.RunningMode.VIDEO, num_poses=int(o.num_poses),
+                min_pose_detection_confidence=o.min_detection_confidence,
+                min_pose_presence_confidence=o.min_presence_confidence,
+                min_tracking_confidence=o.min_tracking_confidence))
+
+        self.device, self.device_note = "CPU", ""
+        if o.delegate == "gpu":
+            try:
+                self._landmarker = create("GPU")
+                self.device = "GPU"
+            except Exception as err:  # noqa: BLE001 - any failure of the GPU graph means: use the CPU
+                self.device_note = gpu_fallback_note(err)
         try:
-            self._landmarker = vision.PoseLandmarker.create_from_options(mp_options)
+            if self.device == "CPU":
+                self._landmarker = create("CPU")
         except TypeError as err:
             if _PROTOBUF_OK:
                 raise
@@ -300,7 +329,8 @@ def detect_video(path: str | os.PathLike, options: DetectOptions | None = None,
         fps = float(1.0 / np.median(np.diff(times_a)))
     return Detections(times_a, idx, np.asarray(lms, np.float32), np.asarray(pres, np.float32),
                       np.asarray(world, np.float32), people, info.width, info.height, fps,
-                      int(o.stride), str(path), scan["detect_s"], scan.get("processes", 1))
+                      int(o.stride), str(path), scan["detect_s"], scan.get("processes", 1), scan["device"],
+                      scan["device_note"])
 
 
 class PersonChoiceError(ValueError):
@@ -331,6 +361,7 @@ def _scan(path, o: DetectOptions, progress, choose: bool = True, keep_all: bool 
     times, idx, poses, worlds, lms, pres, world, counts = [], [], [], [], [], [], [], []
     detect_s = 0.0
     with PoseDetector(o) as det:
+        device = {"device": det.device, "device_note": det.device_note}
         for n, frame in enumerate(video.iter_frames(path, o.start_s, o.end_s, o.stride), 1):
             t0 = time.perf_counter()
             arr, wl = det.detect_all(frame.image, frame.time_s)
@@ -351,7 +382,8 @@ def _scan(path, o: DetectOptions, progress, choose: bool = True, keep_all: bool 
     empty = np.zeros((0, skeleton.NUM_LANDMARKS, 3), np.float32)
     return {"info": info, "times": np.asarray(times, np.float64), "indices": np.asarray(idx, np.int64),
             "poses": poses, "worlds": worlds, "detect_s": detect_s, "counts": np.asarray(counts, np.int16),
-            "chosen": (np.stack(lms) if lms else empty, np.asarray(pres, np.float32), np.stack(world) if world else empty)}
+            "chosen": (np.stack(lms) if lms else empty, np.asarray(pres, np.float32), np.stack(world) if world else empty),
+            **device}
 
 
 def _scan_parallel(path, o: DetectOptions, info, chunks, workers: int, total: int, progress, choose: bool,

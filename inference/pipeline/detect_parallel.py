@@ -157,7 +157,7 @@ def scan_chunks(path, options, chunks: list[Chunk], workers: int, total: int, pr
 
     Returns ``times`` (T,) float64, ``indices`` (T,) int64, ``counts`` (T,) int16, ``poses`` / ``worlds``:
     lists of (K, 33, 4) / (K, 33, 3) float32 per frame (``PoseDetector.detect_all``) and ``detect_s`` (the
-    wall time of the whole scan). ``options`` is a ``DetectOptions``; ``total`` the expected frame count.
+    wall time of the whole scan), ``device`` / ``device_note`` (the first chunk's ``PoseDetector``). ``options`` is a ``DetectOptions``; ``total`` the expected frame count.
     """
     opts = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(options).items()
             if k not in ("workers", "start_s", "end_s")}
@@ -200,4 +200,5 @@ def scan_chunks(path, options, chunks: list[Chunk], workers: int, total: int, pr
             poses.append(p[:n])
             worlds.append(w[:n])
     return {"times": np.concatenate(times), "indices": np.concatenate(idx), "counts": np.concatenate(counts),
-            "poses": poses, "worlds": worlds, "detect_s": time.perf_counter() - t0}
+            "poses": poses, "worlds": worlds, "detect_s": time.perf_counter() - t0,
+            "device": str(results[0]["device"]), "device_note": str(results[0]["device_note"])}

@@ -2,7 +2,8 @@
 
 Writes every pose of every kept frame of ``[start_s, end_s)`` (read from ``warm_s`` so MediaPipe's
 tracker has settled) to an npz: ``times`` (T,), ``indices`` (T,), ``counts`` (T,) int16 poses per frame,
-``poses`` (T, K, 33, 4) / ``worlds`` (T, K, 33, 3) float32 padded with NaN, ``detect_s``. Prints
+``poses`` (T, K, 33, 4) / ``worlds`` (T, K, 33, 3) float32 padded with NaN, ``detect_s``, ``device`` and
+``device_note`` (``PoseDetector``). Prints
 ``progress N`` after each kept frame.
 """
 from __future__ import annotations
@@ -22,16 +23,17 @@ def worker_main(args: dict) -> None:
     o = DetectOptions(**{k: v for k, v in args["options"].items()})
     o.model_path = Path(o.model_path)
     times, idx, poses, worlds = [], [], [], []
-    detect_s, end = 0.0, args["end_s"]
+    detect_s, end, device = 0.0, args["end_s"], ("CPU", "")
     try:
         frames = video.iter_frames(args["path"], args["warm_s"], end, o.stride)
         with PoseDetector(o) as det:
+            device = (det.device, det.device_note)
             _, detect_s = _detect_frames(det, frames, args["start_s"], (times, idx, poses, worlds))
     except video.VideoError:
         if not args["allow_empty"] or times:
             raise
         # a later chunk past the real end of a video whose container over-states its length: no frames
-    _save(args["out"], times, idx, poses, worlds, detect_s)
+    _save(args["out"], times, idx, poses, worlds, detect_s, device)
 
 
 def _detect_frames(det, frames, start_s: float, out: tuple) -> tuple[int, float]:
@@ -52,7 +54,7 @@ def _detect_frames(det, frames, start_s: float, out: tuple) -> tuple[int, float]
     return n, detect_s
 
 
-def _save(out, times, idx, poses, worlds, detect_s: float) -> None:
+def _save(out, times, idx, poses, worlds, detect_s: float, device: tuple[str, str]) -> None:
     k = max([len(p) for p in poses], default=0)
     pad_p = np.full((len(poses), k, skeleton.NUM_LANDMARKS, 4), np.nan, np.float32)
     pad_w = np.full((len(poses), k, skeleton.NUM_LANDMARKS, 3), np.nan, np.float32)
@@ -60,4 +62,4 @@ def _save(out, times, idx, poses, worlds, detect_s: float) -> None:
         pad_p[i, :len(p)], pad_w[i, :len(w)] = p, w
     np.savez(out, times=np.asarray(times, np.float64), indices=np.asarray(idx, np.int64),
              counts=np.asarray([len(p) for p in poses], np.int16), poses=pad_p, worlds=pad_w,
-             detect_s=detect_s)
+             detect_s=detect_s, device=device[0], device_note=device[1])

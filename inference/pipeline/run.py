@@ -27,7 +27,7 @@ import numpy as np
 
 from ..core import skeleton
 from .detect import DEFAULT_MODEL as DEFAULT_TASK_PATH
-from .detect import DetectOptions, Detections, detect_video
+from .detect import DELEGATES, DetectOptions, Detections, detect_video
 from .detect_parallel import DetectionWorkerError
 from .flips import repair_swaps
 from .gaps import fill_gaps
@@ -44,7 +44,6 @@ from .world_motion import WorldOptions, solve_world
 Progress = Callable[[str, int, int], None]
 STAGES = ("detect", "flips", "gaps", "lift", "world", "smooth")
 # MediaPipe's pose detection runs on the CPU (XNNPACK) in every build we ship; the other stages are numpy.
-DETECT_DEVICE = "CPU (MediaPipe)"
 _PROVIDER_LABELS = {"CUDAExecutionProvider": "GPU (CUDA)", "DmlExecutionProvider": "GPU (DirectML)",
                     "CoreMLExecutionProvider": "CoreML", "CPUExecutionProvider": "CPU"}
 
@@ -83,7 +82,8 @@ class ConvertOptions:
     (``flips.repair_swaps``) before lifting; ``plant_feet``: keep feet in contact with the floor from sliding
     (``world_motion.plant_root``; never with ``in_place``); ``person``: None follows the largest person seen,
     N the N-th of everyone seen, most present first (``detect.detect_people``); ``workers``: detection processes over
-    time chunks (``detect_parallel``; None: CPU cores - 1). Contacts, planting and smoothing run at the
+    time chunks (``detect_parallel``; None: CPU cores - 1); ``detect_device`` "gpu" tries MediaPipe's GPU delegate
+    (CPU when it cannot start; the clip's ``info["warnings"]`` says so). Contacts, planting and smoothing run at the
     clip's own rate (video fps / stride)."""
     start_s: float = 0.0
     end_s: float | None = None
@@ -102,6 +102,7 @@ class ConvertOptions:
     plant_feet: bool = True
     person: int | None = None
     workers: int | None = None
+    detect_device: str = "cpu"
 
     def validate(self) -> None:
         """Raise PipelineError naming the first bad setting."""
@@ -119,6 +120,8 @@ class ConvertOptions:
             raise PipelineError(f"max gap must be >= 0 s, got {self.max_gap_s}")
         if self.person is not None and (int(self.person) != self.person or self.person < 0):
             raise PipelineError(f"person must be a number >= 0, got {self.person}")
+        if self.detect_device not in DELEGATES:
+            raise PipelineError(f"pose detection device must be one of {', '.join(DELEGATES)}, got {self.detect_device!r}")
         if self.workers is not None and (int(self.workers) != self.workers or self.workers < 1):
             raise PipelineError(f"workers must be a number >= 1, got {self.workers}")
 
@@ -224,7 +227,7 @@ def convert_video(path, options: ConvertOptions | None = None, progress: Progres
     loader = _UplifterLoader(o.model_path, o.provider) if uplifter is None else None
     dopt = DetectOptions(model_path=Path(o.task_path) if o.task_path else DEFAULT_TASK_PATH,
                          start_s=float(o.start_s), end_s=o.end_s, stride=int(o.stride), person=o.person,
-                         workers=o.workers)
+                         workers=o.workers, delegate=o.detect_device)
     t0 = time.perf_counter()
     try:
         det = detect_video(path, dopt, progress=lambda done, total: run.report("detect", done, total))
@@ -362,7 +365,8 @@ def lift_detections(det: Detections, options: ConvertOptions | None = None, prog
             "lift_fps": float(uplifter.fps), "resampled_for_lift": resampled,
             "model_version": uplifter.model_version, "provider": uplifter.session.get_providers()[0],
             "detect_processes": int(det.processes),
-            "devices": {"detect": DETECT_DEVICE + (f" x {det.processes} processes" if det.processes > 1 else ""),
+            "warnings": [det.device_note] if det.device_note else [],
+            "devices": {"detect": f"{det.device} (MediaPipe)" + (f" x {det.processes} processes" if det.processes > 1 else ""),
                         "lift": device_label(uplifter.session.get_providers()[0])}}
     timings = dict(run.timings)
     timings["total"] = sum(timings.values())

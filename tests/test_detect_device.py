@@ -1,0 +1,65 @@
+"""Where pose detection runs: MediaPipe's GPU delegate on request, the CPU with a one-line message otherwise."""
+from __future__ import annotations
+
+import importlib.util
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from uplift_mocap.inference.pipeline import detect  # before mediapipe (detect._patch_protobuf)
+from uplift_mocap.inference.pipeline.detect import DetectOptions, PoseDetector
+
+for _mod in ("cv2", "mediapipe"):
+    if importlib.util.find_spec(_mod) is None:
+        pytest.skip(f"{_mod} not installed (make venv installs it)", allow_module_level=True)
+
+WALK = Path(__file__).resolve().parent / "fixtures" / "person_walk.mp4"
+NOTE = "pose detection: MediaPipe's GPU delegate is not available here ("
+
+
+def test_gpu_request_runs_on_the_gpu_or_says_why_not():
+    """The real selection on this machine: either the GPU graph starts (no note) or the CPU runs, with the note."""
+    with PoseDetector(DetectOptions(delegate="gpu")) as det:
+        assert (det.device, det.device_note == "") in (("GPU", True), ("CPU", False))
+        if det.device == "CPU":
+            assert det.device_note.startswith(NOTE) and det.device_note.endswith("); ran on the CPU")
+            assert "\n" not in det.device_note and len(det.device_note) < 200
+    with PoseDetector(DetectOptions()) as det:
+        assert (det.device, det.device_note) == ("CPU", "")
+
+
+def test_fallback_detects_the_same_as_the_cpu():
+    gpu = detect.detect_video(WALK, DetectOptions(delegate="gpu", workers=1))
+    cpu = detect.detect_video(WALK, DetectOptions(workers=1))
+    if gpu.device == "GPU":
+        pytest.skip("this machine runs MediaPipe's GPU delegate: no fallback to check")
+    assert gpu.device_note.startswith(NOTE) and cpu.device_note == ""
+    np.testing.assert_array_equal(gpu.landmarks, cpu.landmarks)
+
+
+def test_bad_device_is_refused():
+    from uplift_mocap.inference.pipeline.run import ConvertOptions, PipelineError
+
+    with pytest.raises(ValueError, match="pose detection device must be one of cpu, gpu, got 'tpu'"):
+        PoseDetector(DetectOptions(delegate="tpu"))
+    with pytest.raises(PipelineError, match="pose detection device must be one of cpu, gpu"):
+        ConvertOptions(detect_device="tpu").validate()
+
+
+def test_cli_reports_the_device_and_the_fallback(tmp_path):
+    from uplift_mocap.cli.commands import main
+
+    out, err = io.StringIO(), io.StringIO()
+    import contextlib
+
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(["convert", str(WALK), "-o", str(tmp_path / "o"), "--detect-device", "gpu", "-q"])
+    assert code == 0, err.getvalue()
+    text = out.getvalue() + err.getvalue()
+    device_line = next(ln for ln in text.splitlines() if ln.strip().startswith("device"))
+    if "detect GPU" in device_line:
+        pytest.skip("this machine runs MediaPipe's GPU delegate: no fallback to check")
+    assert "detect CPU (MediaPipe)" in device_line
+    assert any(ln.strip().startswith("warning  " + NOTE) for ln in text.splitlines()), text
