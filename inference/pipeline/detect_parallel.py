@@ -13,19 +13,16 @@ frames (exact for constant frame rate; for variable frame rate the phase of ``st
 Chunks are at most ``max_chunk_s`` long, so a worker's memory is bounded whatever the clip length; a
 pool of ``workers`` processes takes them in order.
 
-Workers start through a tiny bootstrap that loads this package from its directory under a private
-name, so it works whatever the package is called (``uplift_mocap`` or Blender's ``bl_ext.<repo>...``).
+Workers start through ``workers.start_worker`` (this package loaded by path, whatever it is called), run
+``detect_worker.worker_main``.
 A worker that dies raises ``DetectionWorkerError`` naming the chunk, its exit code and its last
 error line; the parent never waits on a dead worker. ``progress`` may raise (e.g. ``Cancelled``):
 the workers are then killed before the exception goes on.
 """
 from __future__ import annotations
 
-import json
 import math
 import os
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -34,20 +31,12 @@ from pathlib import Path
 
 import numpy as np
 
+from .workers import ended_how, last_error_line, start_worker
+
 WARMUP_S = 1.0
 MIN_CHUNK_S = 4.0
 MAX_CHUNK_S = 60.0
 _POLL_S = 0.05
-_PACKAGE_ROOT = Path(__file__).resolve().parents[2]
-_BOOT = ("import importlib, importlib.util, json, sys\n"
-         "a = json.loads(sys.argv[1])\n"
-         "sys.path[:0] = a['sys_path']\n"
-         "spec = importlib.util.spec_from_file_location('_uplift_worker', a['root'] + '/__init__.py',"
-         " submodule_search_locations=[a['root']])\n"
-         "m = importlib.util.module_from_spec(spec)\n"
-         "sys.modules['_uplift_worker'] = m\n"
-         "spec.loader.exec_module(m)\n"
-         "importlib.import_module('_uplift_worker.inference.pipeline.detect_worker').worker_main(a)\n")
 
 
 class DetectionWorkerError(RuntimeError):
@@ -92,30 +81,20 @@ def plan_chunks(start_s: float, end_s: float | None, duration_s: float, fps: flo
             for k, (s, e) in enumerate(zip(starts, ends))]
 
 
-def _python() -> str:
-    """The Python interpreter to start workers with (inside Blender: its bundled Python)."""
-    exe = Path(sys.executable)
-    if exe.name.lower().startswith("python"):
-        return str(exe)
-    for cand in sorted(Path(sys.prefix).glob("bin/python3*")) + [Path(sys.prefix) / "python.exe"]:
-        if cand.is_file():
-            return str(cand)
-    raise DetectionWorkerError(f"no Python interpreter to start detection workers with (sys.executable={exe})")
-
-
 class _Worker:
     """One running chunk: the process, its progress count (read by a thread) and its files."""
 
     def __init__(self, chunk: Chunk, path, options: dict, folder: Path, number: int):
         self.chunk, self.out = chunk, folder / f"chunk{number}.npz"
         self.log = open(folder / f"chunk{number}.log", "w+b")
-        args = {"root": str(_PACKAGE_ROOT), "sys_path": [p for p in sys.path if p], "path": str(path),
-                "warm_s": chunk.warm_s, "start_s": chunk.start_s, "end_s": chunk.end_s,
+        args = {"path": str(path), "warm_s": chunk.warm_s, "start_s": chunk.start_s, "end_s": chunk.end_s,
                 "options": options, "out": str(self.out), "allow_empty": number > 0}
         self.done = 0
-        self.proc = subprocess.Popen([_python(), "-c", _BOOT, json.dumps(args)], stdout=subprocess.PIPE,
-                                     stderr=self.log, stdin=subprocess.DEVNULL,
-                                     creationflags=getattr(subprocess, "CREATE_NO_WINDOW", 0))
+        try:
+            self.proc = start_worker("inference.pipeline.detect_worker", args, self.log)
+        except (OSError, RuntimeError) as err:
+            self.log.close()
+            raise DetectionWorkerError(f"cannot start a detection worker: {err}") from err
         self._reader = threading.Thread(target=self._read, daemon=True, name="uplift-detect-progress")
         self._reader.start()
 
@@ -126,17 +105,10 @@ class _Worker:
 
     def failure(self) -> str:
         """One line: which chunk, how the process ended, and its last Python error line if any."""
-        self.log.flush()
-        self.log.seek(0)
-        lines = [ln.strip() for ln in self.log.read().decode("utf-8", "replace").splitlines() if ln.strip()]
-        errors = [ln for ln in lines if ln.split(":")[0].endswith(("Error", "Exception", "Interrupt"))]
-        code = self.proc.returncode
-        how = f"was killed by signal {-code}" if code is not None and code < 0 else f"stopped with exit code {code}"
-        if code == 0:
-            how = "ended without writing its result"
+        why = last_error_line(self.log)
         end = "the end" if self.chunk.end_s is None else f"{self.chunk.end_s:.1f} s"
-        why = f": {errors[-1][:300]}" if errors else ""
-        return f"detection worker for {self.chunk.start_s:.1f} s to {end} {how}{why}"
+        return (f"detection worker for {self.chunk.start_s:.1f} s to {end} {ended_how(self.proc.returncode)}"
+                + (f": {why}" if why else ""))
 
     def finish(self) -> dict:
         self._reader.join(5.0)
