@@ -21,14 +21,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, TextIO
 
-from .report import ProgressBar, clip_summary, native_logs_silenced
+from .report import clip_summary, native_logs_silenced
 
-EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_NO_PERSON, EXIT_OUTPUT, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 3, 4, 5, 6, 130
+from .exits import (EXIT_FAILED, EXIT_INPUT, EXIT_INTERRUPTED, EXIT_NO_PERSON, EXIT_OK, EXIT_OUTPUT,  # noqa: F401
+                    EXIT_USAGE, KIND_EXIT, error_line)
 
 ARGUMENT_HOOKS: list[Callable[[argparse.ArgumentParser], None]] = []
 FORMAT_OPTIONS: dict[str, Callable[[argparse.Namespace], dict]] = {}
@@ -97,12 +96,18 @@ def add_convert_parser(subparsers) -> argparse.ArgumentParser:
         description="Detect the person in each VIDEO, lift to 3D skeletal motion and write OUTDIR/<name>.<format>.",
         epilog="exit codes: 0 ok, 3 missing/unreadable video, 4 no person found, 5 output not writable, "
                "6 bad options, 1 other or mixed failures")
-    p.add_argument("videos", nargs="+", type=Path, metavar="VIDEO", help="video files")
+    p.add_argument("videos", nargs="+", type=Path, metavar="VIDEO",
+                   help="video files, or folders (the videos directly inside them)")
     p.add_argument("-o", "--out", type=Path, required=True, metavar="OUTDIR", help="output folder (created)")
     p.add_argument("--format", default="bvh", metavar="LIST",
                    help="comma-separated formats: bvh,npz,json, and blend or fbx with Blender or the bpy module (default bvh)")
     add_processing_arguments(p, video=True)
     p.add_argument("--overwrite", action="store_true", help="replace output files that exist (default: refuse)")
+    p.add_argument("--jobs", type=positive_int, default=1, metavar="N",
+                   help="convert N videos at once, each in its own process (default 1: one after another)")
+    p.add_argument("--cluster", default=None, metavar="ADDRESS",
+                   help="convert on a Ray cluster, one task per video: auto (the cluster this machine belongs to), "
+                        "ray://HOST:PORT or HOST:PORT (needs the 'cluster' extra: pip install ray)")
     p.add_argument("--list-people", action="store_true",
                    help="list everyone seen in each video (number, time on screen, size) and convert nothing")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
@@ -165,30 +170,10 @@ FORMAT_OPTIONS["bvh"] = lambda args: {"units": getattr(args, "bvh_units", "m")}
 
 
 # --- running --------------------------------------------------------------------------------------
-@dataclass
-class _Tally:
-    ok: list[str] = field(default_factory=list)
-    failed: list[tuple[str, int]] = field(default_factory=list)
-
-    def code(self) -> int:
-        codes = {c for _, c in self.failed}
-        return EXIT_OK if not codes else (codes.pop() if len(codes) == 1 else EXIT_FAILED)
-
-
-def error_line(name, message: str, err: TextIO) -> None:
-    print(f"error: {name}: {message}" if name else f"error: {message}", file=err)
-
-
 def _exit_code(exc: BaseException) -> int:
-    from ..inference.pipeline.run import NoPersonError
-    from ..inference.pipeline.video import VideoError
+    from ..inference.pipeline.run import failure_kind
 
-    if isinstance(exc, NoPersonError):
-        return EXIT_NO_PERSON
-    cause = exc.__cause__
-    if isinstance(cause, VideoError) or "no such file" in str(exc):
-        return EXIT_INPUT
-    return EXIT_FAILED
+    return KIND_EXIT[failure_kind(exc)]
 
 
 def prepare_out_dir(out_dir: Path) -> str | None:
@@ -249,11 +234,21 @@ def _convert(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from ..inference.pipeline import motion_clip
     from ..inference.pipeline.run import PipelineError, resolve_provider
 
+    from .clips import expand_videos
+
+    args.videos = videos = expand_videos(args.videos)
+    if not videos:
+        error_line(None, "no video files in the folders given", err)
+        return EXIT_INPUT
     if getattr(args, "list_people", False):
         return list_people(args, out, err)
 
-    stems = _stems(args.videos)
+    stems = _stems(videos)
     try:
+        if getattr(args, "cluster", None):
+            from .cluster import check_cluster_available
+
+            check_cluster_available()
         formats = motion_clip.parse_formats(args.format)
         options = convert_options(args)
         options.validate()
@@ -272,65 +267,12 @@ def _convert(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         error_line(None, reason, err)
         return EXIT_OUTPUT
     try:
-        return _convert_videos(args, out, err, formats, options, wopts, stems)
+        from .clips import convert_videos
+
+        return convert_videos(args, out, err, videos, formats, options, wopts, stems)
     finally:
         if created and args.out.is_dir() and not any(args.out.iterdir()):
             args.out.rmdir()          # nothing was written: leave no empty folder behind
-
-
-def _convert_videos(args, out, err, formats, options, wopts, stems) -> int:
-    from ..inference.pipeline import motion_clip
-    from ..inference.pipeline.run import Cancelled, PipelineError, convert_video, get_uplifter
-
-    t_all = time.perf_counter()
-    try:
-        uplifter = get_uplifter(options.model_path, options.provider)
-    except PipelineError as e:
-        error_line(None, str(e), err)
-        return EXIT_FAILED
-    bar = ProgressBar(err, enabled=False if args.quiet else None)
-    tally = _Tally()
-    for video, stem in zip(args.videos, stems):
-        name = str(video)
-        if bar.enabled:
-            print(name, file=err, flush=True)
-        try:
-            clip = convert_video(video, options, progress=bar, uplifter=uplifter)
-            bar.finish()
-            t0 = time.perf_counter()
-            try:
-                paths = motion_clip.write_clip(clip, args.out, stem, formats, wopts)
-            except OSError as e:
-                raise _WriteError(f"cannot write to {args.out}: {e.strerror or e}") from e
-            clip.timings["write"] = time.perf_counter() - t0
-            clip.timings["total"] += clip.timings["write"]
-            print(clip_summary(name, clip, paths), file=out, flush=True)
-            tally.ok.append(name)
-        except KeyboardInterrupt:
-            bar.finish()
-            error_line(name, "interrupted", err)
-            return EXIT_INTERRUPTED
-        except Cancelled:
-            bar.finish()
-            error_line(name, "cancelled", err)
-            return EXIT_INTERRUPTED
-        except _WriteError as e:
-            bar.finish()
-            error_line(name, str(e), err)
-            tally.failed.append((name, EXIT_OUTPUT))
-        except PipelineError as e:
-            bar.finish()
-            error_line(name if not str(e).startswith(name) else None, str(e), err)
-            tally.failed.append((name, _exit_code(e)))
-    total = time.perf_counter() - t_all
-    n = len(args.videos)
-    print(f"converted {len(tally.ok)} of {n} video{'s' if n != 1 else ''} in {total:.1f} s"
-          + (f"; failed: {', '.join(v for v, _ in tally.failed)}" if tally.failed else ""), file=out)
-    return tally.code()
-
-
-class _WriteError(Exception):
-    pass
 
 
 def run_lift(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:

@@ -143,7 +143,9 @@ def test_progress_bar_draws_stages_on_a_terminal():
             return True
 
     s = Tty()
-    bar = cc.ProgressBar(s)
+    from uplift_mocap.cli.report import ProgressBar
+
+    bar = ProgressBar(s)
     for i in range(1, 4):
         bar("detect", i, 3)
     bar("lift", 0, 1)
@@ -153,7 +155,7 @@ def test_progress_bar_draws_stages_on_a_terminal():
     assert "detect  [" in text and "3/3" in text and "lift" in text and text.endswith("\n")
     assert text.count("\n") == 2  # one line per stage
     quiet = io.StringIO()
-    cc.ProgressBar(quiet)("detect", 1, 3)
+    ProgressBar(quiet)("detect", 1, 3)
     assert quiet.getvalue() == ""  # not a terminal: no bar
 
 

@@ -16,7 +16,8 @@ adding to ``BenchContext.results``; later stages (detection, keying) append thei
 (--video, default the rendered sample ``inference/samples/sample_walk.mp4``, else the test fixture
 ``person_walk.mp4``): detect_ms_per_frame, lift_share_of_detection ((load wait + gaps + uplift + world +
 smoothing) / detection) and pipeline_vs_detection (whole convert / detection alone). "parallel detection"
-times one detection process against chunk-parallel ones (``parallel_detect_speedup``).
+times one detection process against chunk-parallel ones (``parallel_detect_speedup``); "batch" converts many
+clips one after another against a local pool (``batch_clips_per_min``).
 """
 from __future__ import annotations
 
@@ -294,6 +295,41 @@ def parallel_detection(ctx: BenchContext) -> dict:
             "parallel_same_frames": bool(np.array_equal(a.times_s, b.times_s)
                                          and np.array_equal(a.detected, b.detected)),
             "parallel_max_landmark_rms_pct": 100 * float(rms.max())}
+
+
+@bench_section("batch")
+def batch_clips(ctx: BenchContext) -> dict:
+    """``uplift convert`` of 2 x N copies of the pipeline section's video (N = max(2, CPU cores)) as one process
+    converting one clip after another against ``--jobs N`` (a local pool of processes), in one run:
+    clips per minute of each and their ratio."""
+    import contextlib
+    import io
+    import shutil
+    import tempfile
+
+    from ...cli.commands import main
+    from ...cli.demo import sample_video
+
+    src = Path(ctx.options.video) if ctx.options.video else sample_video()
+    if src is None or not src.is_file():
+        return {"batch_video": "none"}
+    jobs = max(2, os.cpu_count() or 1)
+    res = {"batch_jobs": jobs, "batch_clips": 2 * jobs}
+    with tempfile.TemporaryDirectory(prefix="uplift-bench-") as tmp:
+        folder = Path(tmp) / "clips"
+        folder.mkdir()
+        for k in range(2 * jobs):
+            shutil.copy(src, folder / f"clip{k}{src.suffix}")
+        for label, extra in (("serial", ["--workers", "1"]), ("pool", ["--jobs", str(jobs)])):
+            t0 = time.perf_counter()
+            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+                code = main(["convert", str(folder), "-o", str(Path(tmp) / label), "--format", "npz", "-q", *extra])
+            if code != 0:
+                return {**res, "batch_error": f"uplift convert ({label}) exited {code}"}
+            res[f"batch_clips_per_min_{label}"] = 60 * 2 * jobs / (time.perf_counter() - t0)
+    res["batch_clips_per_min"] = res["batch_clips_per_min_pool"]
+    res["batch_pool_speedup"] = res["batch_clips_per_min_pool"] / res["batch_clips_per_min_serial"]
+    return res
 
 
 # --- running ----------------------------------------------------------------------------------------

@@ -66,6 +66,15 @@ class Cancelled(Exception):
     """The caller set the cancel event."""
 
 
+def failure_kind(err: PipelineError) -> str:
+    """What a conversion failure was about: "no_person", "input" (video missing or unreadable) or "failed"."""
+    if isinstance(err, NoPersonError):
+        return "no_person"
+    if isinstance(err.__cause__, VideoError) or "no such file" in str(err):
+        return "input"
+    return "failed"
+
+
 @dataclass
 class ConvertOptions:
     """What to convert and how: the ``[start_s, end_s)`` range, every ``stride``-th frame;
