@@ -19,7 +19,6 @@ is kept instead; ``detect_people`` lists them.
 """
 from __future__ import annotations
 
-import math
 import os
 import sys
 import time
@@ -32,10 +31,10 @@ import numpy as np
 from ..core import skeleton
 from ..core.assets import POSE_TASK
 from . import video
-from .detect_parallel import default_workers, plan_chunks, scan_chunks
+from .detect_parallel import default_workers, join_chunks, plan_chunks, scan_chunks
+from .people import PersonChooser, choose_person  # noqa: F401 - choose_person is part of this module's API
 
 DEFAULT_MODEL = POSE_TASK
-_HIPS = [skeleton.MP_INDEX["left_hip"], skeleton.MP_INDEX["right_hip"]]
 DELEGATES = ("cpu", "gpu")
 _NPZ_KEYS = ("times_s", "frame_indices", "landmarks", "presence", "world_landmarks", "num_people")
 
@@ -142,36 +141,6 @@ def _import_mediapipe():
     return mediapipe, vision, BaseOptions
 
 
-def _bbox(xy: np.ndarray) -> np.ndarray:
-    """(..., 33, 2) -> (..., 4) x0, y0, x1, y1."""
-    return np.concatenate([xy.min(axis=-2), xy.max(axis=-2)], axis=-1)
-
-
-def choose_person(candidates: np.ndarray, previous: np.ndarray | None,
-                  max_jump: float = 1.0) -> int | None:
-    """Index of the candidate to keep, or None.
-
-    ``candidates`` (K, 33, 2) and ``previous`` (33, 2) are landmark positions in isotropic image
-    units (x scaled by width/height). Without ``previous``: the largest bounding box. With it: the
-    lowest ``hip_distance / previous_diagonal - IoU``, rejected if that distance exceeds ``max_jump``.
-    """
-    if len(candidates) == 0:
-        return None
-    boxes = _bbox(candidates)
-    if previous is None:
-        return int(np.argmax((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])))
-    pbox = _bbox(previous)
-    diag = max(float(np.hypot(pbox[2] - pbox[0], pbox[3] - pbox[1])), 1e-6)
-    dist = np.linalg.norm(candidates[:, _HIPS].mean(1) - previous[_HIPS].mean(0), axis=-1) / diag
-    iw = np.clip(np.minimum(boxes[:, 2], pbox[2]) - np.maximum(boxes[:, 0], pbox[0]), 0, None)
-    ih = np.clip(np.minimum(boxes[:, 3], pbox[3]) - np.maximum(boxes[:, 1], pbox[1]), 0, None)
-    inter = iw * ih
-    area = lambda b: (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])  # noqa: E731
-    iou = inter / np.maximum(area(boxes) + area(pbox) - inter, 1e-12)
-    best = int(np.argmin(dist - iou))
-    return best if dist[best] <= max_jump else None
-
-
 def gpu_fallback_note(err: BaseException) -> str:
     """The one-line message when MediaPipe's GPU delegate cannot start (``err``) and the CPU is used."""
     reason = " ".join(str(err).split()) or type(err).__name__
@@ -230,7 +199,7 @@ class PoseDetector:
             raise RuntimeError("mediapipe was imported before uplift_mocap.inference.pipeline.detect, so its "
                                "protobuf>=5 patch came too late: import detect first") from err
         self._last_ms = -1
-        self._chooser = PersonChooser(self.options)
+        self._chooser = PersonChooser(o.max_jump, o.reacquire_s)
 
     def __enter__(self) -> "PoseDetector":
         return self
@@ -274,33 +243,6 @@ class PoseDetector:
         return self._chooser.choose(arr, worlds, time_s, aspect)
 
 
-class PersonChooser:
-    """The one-person choice of the module docstring, frame after frame (in time order).
-
-    ``choose(arr (K, 33, 4), worlds (K, 33, 3), time_s, aspect)`` -> ``(landmarks (33, 3), world (33, 3),
-    presence, num_people)`` with NaN / 0 when no person is kept; ``aspect`` = width / height.
-    """
-
-    def __init__(self, options: DetectOptions | None = None):
-        self.options = options or DetectOptions()
-        self._prev: np.ndarray | None = None  # (33, 2) isotropic positions of the last kept person
-        self._prev_t = -math.inf
-
-    def choose(self, arr: np.ndarray, worlds: np.ndarray, time_s: float, aspect: float):
-        nan = np.full((skeleton.NUM_LANDMARKS, 3), np.nan, np.float32)
-        lms = nan.copy()
-        lms[:, 2] = 0.0
-        if not len(arr):
-            return lms, nan, 0.0, 0
-        iso = arr[..., :2] * np.array([aspect, 1.0], np.float32)
-        recent = time_s - self._prev_t <= self.options.reacquire_s
-        k = choose_person(iso, self._prev if recent else None, self.options.max_jump)
-        if k is None:
-            return lms, nan, 0.0, len(arr)
-        self._prev, self._prev_t = iso[k], time_s
-        return arr[k, :, :3].copy(), worlds[k].copy(), max(float(arr[k, :, 3].mean()), 1e-6), len(arr)
-
-
 def detect_video(path: str | os.PathLike, options: DetectOptions | None = None,
                  progress: Callable[[int, int], None] | None = None) -> Detections:
     """Detect the person in every kept frame of ``path`` (streamed; memory does not grow per frame
@@ -308,7 +250,20 @@ def detect_video(path: str | os.PathLike, options: DetectOptions | None = None,
     Raises ``video.VideoError`` for unreadable video, ``FileNotFoundError`` for a missing model.
     """
     o = options or DetectOptions()
-    scan = _scan(path, o, progress, choose=o.person is None, keep_all=o.person is not None)
+    return _detections(path, o, _scan(path, o, progress, choose=o.person is None, keep_all=o.person is not None))
+
+
+def detections_from_chunks(path, options: DetectOptions, info: video.VideoInfo, results: list[dict]) -> Detections:
+    """``detect_video``'s result from chunk results computed elsewhere (``detect_worker.detect_chunk`` over
+    ``detect_parallel.plan_chunks``, e.g. one Ray task per chunk), in time order."""
+    scan = _choose_over(join_chunks(results), options, info, choose=options.person is None,
+                        keep_all=options.person is not None)
+    scan["processes"] = len(results)
+    return _detections(path, options, scan)
+
+
+def _detections(path, o: DetectOptions, scan: dict) -> Detections:
+    """The kept person of a scan (the one-person choice, or track ``o.person``) as ``Detections``."""
     info, times_a, idx = scan["info"], scan["times"], scan["indices"]
     people = scan["counts"]
     if o.person is None:
@@ -390,11 +345,18 @@ def _scan_parallel(path, o: DetectOptions, info, chunks, workers: int, total: in
                    keep_all: bool) -> dict:
     """``_scan`` over time chunks in worker processes (``detect_parallel``); the same result layout."""
     _check_model(o.model_path)
-    scan = scan_chunks(path, o, chunks, workers, total, progress)
-    scan["info"], scan["processes"] = info, min(workers, len(chunks))
+    scan = _choose_over(scan_chunks(path, o, chunks, workers, total, progress), o, info, choose, keep_all)
+    scan["processes"] = min(workers, len(chunks))
+    return scan
+
+
+def _choose_over(scan: dict, o: DetectOptions, info, choose: bool, keep_all: bool) -> dict:
+    """Add ``info`` and the one-person choice (``chosen``) to a joined chunk scan; drop the poses unless
+    ``keep_all``."""
+    scan["info"] = info
     lms, pres, world = [], [], []
     if choose:
-        chooser = PersonChooser(o)
+        chooser = PersonChooser(o.max_jump, o.reacquire_s)
         for arr, wl, t in zip(scan["poses"], scan["worlds"], scan["times"]):
             lm, w, p, _k = chooser.choose(arr, wl, float(t), info.width / info.height)
             lms.append(lm)

@@ -162,9 +162,17 @@ def scan_chunks(path, options, chunks: list[Chunk], workers: int, total: int, pr
         finally:
             for w in running.values():
                 w.kill()
+    scan = join_chunks([results[k] for k in range(len(chunks))])
+    scan["detect_s"] = time.perf_counter() - t0
+    return scan
+
+
+def join_chunks(results: list[dict]) -> dict:
+    """Chunk results in time order (``detect_worker.detect_chunk``'s dicts) -> one scan: ``times``, ``indices``,
+    ``counts`` concatenated, ``poses`` / ``worlds`` lists of (K, 33, 4) / (K, 33, 3) per frame, the summed
+    ``detect_s`` and the first chunk's ``device`` / ``device_note``."""
     times, idx, counts, poses, worlds = [], [], [], [], []
-    for k in range(len(chunks)):
-        r = results[k]
+    for r in results:
         times.append(r["times"])
         idx.append(r["indices"])
         counts.append(r["counts"])
@@ -172,5 +180,5 @@ def scan_chunks(path, options, chunks: list[Chunk], workers: int, total: int, pr
             poses.append(p[:n])
             worlds.append(w[:n])
     return {"times": np.concatenate(times), "indices": np.concatenate(idx), "counts": np.concatenate(counts),
-            "poses": poses, "worlds": worlds, "detect_s": time.perf_counter() - t0,
+            "poses": poses, "worlds": worlds, "detect_s": float(sum(float(r["detect_s"]) for r in results)),
             "device": str(results[0]["device"]), "device_note": str(results[0]["device_note"])}

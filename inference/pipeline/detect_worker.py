@@ -19,24 +19,32 @@ from .detect import DetectOptions, PoseDetector
 
 
 def worker_main(args: dict) -> None:
-    """Worker process: detect every pose of one chunk, print ``progress N`` lines, write an npz."""
-    o = DetectOptions(**{k: v for k, v in args["options"].items()})
+    """Worker process: ``detect_chunk`` over ``args``' chunk, saved as an npz at ``args["out"]``."""
+    o = DetectOptions(**args["options"])
     o.model_path = Path(o.model_path)
+    np.savez(args["out"], **detect_chunk(args["path"], args["warm_s"], args["start_s"], args["end_s"], o,
+                                         args["allow_empty"], progress=True))
+
+
+def detect_chunk(path, warm_s: float, start_s: float, end_s: float | None, o: DetectOptions,
+                 allow_empty: bool = False, progress: bool = False) -> dict:
+    """Every pose of every kept frame in ``[start_s, end_s)``, read from ``warm_s`` (the module docstring's
+    arrays, as a dict); no frames at all is an empty result when ``allow_empty``, else ``VideoError``."""
     times, idx, poses, worlds = [], [], [], []
-    detect_s, end, device = 0.0, args["end_s"], ("CPU", "")
+    detect_s, device = 0.0, ("CPU", "")
     try:
-        frames = video.iter_frames(args["path"], args["warm_s"], end, o.stride)
+        frames = video.iter_frames(path, warm_s, end_s, o.stride)
         with PoseDetector(o) as det:
             device = (det.device, det.device_note)
-            _, detect_s = _detect_frames(det, frames, args["start_s"], (times, idx, poses, worlds))
+            _, detect_s = _detect_frames(det, frames, start_s, (times, idx, poses, worlds), progress)
     except video.VideoError:
-        if not args["allow_empty"] or times:
+        if not allow_empty or times:
             raise
         # a later chunk past the real end of a video whose container over-states its length: no frames
-    _save(args["out"], times, idx, poses, worlds, detect_s, device)
+    return _arrays(times, idx, poses, worlds, detect_s, device)
 
 
-def _detect_frames(det, frames, start_s: float, out: tuple) -> tuple[int, float]:
+def _detect_frames(det, frames, start_s: float, out: tuple, progress: bool) -> tuple[int, float]:
     times, idx, poses, worlds = out
     detect_s, n = 0.0, 0
     for frame in frames:
@@ -50,16 +58,17 @@ def _detect_frames(det, frames, start_s: float, out: tuple) -> tuple[int, float]
         poses.append(arr)
         worlds.append(wl)
         n += 1
-        print(f"progress {n}", flush=True)
+        if progress:
+            print(f"progress {n}", flush=True)
     return n, detect_s
 
 
-def _save(out, times, idx, poses, worlds, detect_s: float, device: tuple[str, str]) -> None:
+def _arrays(times, idx, poses, worlds, detect_s: float, device: tuple[str, str]) -> dict:
     k = max([len(p) for p in poses], default=0)
     pad_p = np.full((len(poses), k, skeleton.NUM_LANDMARKS, 4), np.nan, np.float32)
     pad_w = np.full((len(poses), k, skeleton.NUM_LANDMARKS, 3), np.nan, np.float32)
     for i, (p, w) in enumerate(zip(poses, worlds)):
         pad_p[i, :len(p)], pad_w[i, :len(w)] = p, w
-    np.savez(out, times=np.asarray(times, np.float64), indices=np.asarray(idx, np.int64),
-             counts=np.asarray([len(p) for p in poses], np.int16), poses=pad_p, worlds=pad_w,
-             detect_s=detect_s, device=device[0], device_note=device[1])
+    return dict(times=np.asarray(times, np.float64), indices=np.asarray(idx, np.int64),
+                counts=np.asarray([len(p) for p in poses], np.int16), poses=pad_p, worlds=pad_w,
+                detect_s=detect_s, device=device[0], device_note=device[1])

@@ -1,8 +1,9 @@
-"""Several people in one video: MediaPipe's per-frame poses joined into tracks, one per person.
+"""People in one video: following one person frame after frame (``choose_person``, ``PersonChooser``: the
+rule ``detect`` keeps by default), and everyone's per-frame poses joined into tracks, one per person.
 
 Each frame's candidates (MediaPipe returns up to ``num_poses`` poses, in no stable order) are matched to the
 tracks seen within the last ``reacquire_s`` seconds, cheapest pair first, with the cost of
-``detect.choose_person``: mid-hip distance in units of the track's last bounding-box diagonal minus the boxes'
+``choose_person``: mid-hip distance in units of the track's last bounding-box diagonal minus the boxes'
 overlap (IoU), and no match beyond ``max_jump`` diagonals. A candidate left over starts a new track. Tracks are
 numbered by how long they are on screen (0 = the most present), ties by size. Two readings of one body in
 the same frame (MediaPipe sometimes reports a person twice) count once, and a track seen for under half a
@@ -10,6 +11,7 @@ second in all is dropped.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,6 +19,63 @@ import numpy as np
 from ..core import skeleton
 
 _HIPS = [skeleton.MP_INDEX["left_hip"], skeleton.MP_INDEX["right_hip"]]
+
+
+def _bbox(xy: np.ndarray) -> np.ndarray:
+    """(..., 33, 2) -> (..., 4) x0, y0, x1, y1."""
+    return np.concatenate([xy.min(axis=-2), xy.max(axis=-2)], axis=-1)
+
+
+def choose_person(candidates: np.ndarray, previous: np.ndarray | None,
+                  max_jump: float = 1.0) -> int | None:
+    """Index of the candidate to keep, or None.
+
+    ``candidates`` (K, 33, 2) and ``previous`` (33, 2) are landmark positions in isotropic image
+    units (x scaled by width/height). Without ``previous``: the largest bounding box. With it: the
+    lowest ``hip_distance / previous_diagonal - IoU``, rejected if that distance exceeds ``max_jump``.
+    """
+    if len(candidates) == 0:
+        return None
+    boxes = _bbox(candidates)
+    if previous is None:
+        return int(np.argmax((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])))
+    pbox = _bbox(previous)
+    diag = max(float(np.hypot(pbox[2] - pbox[0], pbox[3] - pbox[1])), 1e-6)
+    dist = np.linalg.norm(candidates[:, _HIPS].mean(1) - previous[_HIPS].mean(0), axis=-1) / diag
+    iw = np.clip(np.minimum(boxes[:, 2], pbox[2]) - np.maximum(boxes[:, 0], pbox[0]), 0, None)
+    ih = np.clip(np.minimum(boxes[:, 3], pbox[3]) - np.maximum(boxes[:, 1], pbox[1]), 0, None)
+    inter = iw * ih
+    area = lambda b: (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])  # noqa: E731
+    iou = inter / np.maximum(area(boxes) + area(pbox) - inter, 1e-12)
+    best = int(np.argmin(dist - iou))
+    return best if dist[best] <= max_jump else None
+
+
+class PersonChooser:
+    """The one-person choice of ``detect`` (its module docstring), frame after frame (in time order).
+
+    ``choose(arr (K, 33, 4), worlds (K, 33, 3), time_s, aspect)`` -> ``(landmarks (33, 3), world (33, 3),
+    presence, num_people)`` with NaN / 0 when no person is kept; ``aspect`` = width / height.
+    """
+
+    def __init__(self, max_jump: float = 1.0, reacquire_s: float = 1.0):
+        self.max_jump, self.reacquire_s = max_jump, reacquire_s
+        self._prev: np.ndarray | None = None  # (33, 2) isotropic positions of the last kept person
+        self._prev_t = -math.inf
+
+    def choose(self, arr: np.ndarray, worlds: np.ndarray, time_s: float, aspect: float):
+        nan = np.full((skeleton.NUM_LANDMARKS, 3), np.nan, np.float32)
+        lms = nan.copy()
+        lms[:, 2] = 0.0
+        if not len(arr):
+            return lms, nan, 0.0, 0
+        iso = arr[..., :2] * np.array([aspect, 1.0], np.float32)
+        recent = time_s - self._prev_t <= self.reacquire_s
+        k = choose_person(iso, self._prev if recent else None, self.max_jump)
+        if k is None:
+            return lms, nan, 0.0, len(arr)
+        self._prev, self._prev_t = iso[k], time_s
+        return arr[k, :, :3].copy(), worlds[k].copy(), max(float(arr[k, :, 3].mean()), 1e-6), len(arr)
 
 
 @dataclass
