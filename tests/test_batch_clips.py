@@ -133,3 +133,38 @@ def test_ray_cluster_survives_a_killed_worker(folder, tmp_path):
     left = [cmd for pid, cmd in _proc_lines().items() if pid not in before and ("raylet" in cmd or "gcs_server"
                                                                                  in cmd or "ray::" in cmd)]
     assert left == [], left
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="finds Ray's processes through /proc")
+def test_ray_splits_a_long_clip_into_chunk_tasks(tmp_path, monkeypatch):
+    """A clip longer than cluster.LONG_CLIP_S (5 s here) is detected as chunk tasks on two nodes and lifted by the
+    driver: the same motion as converting it in one process."""
+    pytest.importorskip("ray")
+    from ray.cluster_utils import Cluster
+
+    from uplift_mocap.cli import cluster as cl
+    from uplift_mocap.dev.evaluation.bench import looped_video
+
+    video = looped_video(WALK, tmp_path / "walk10s.mp4", 10.0)
+    monkeypatch.setattr(cl, "LONG_CLIP_S", 5.0)
+    before = set(_proc_lines())
+    c = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
+    try:
+        c.add_node(num_cpus=1)
+        c.wait_for_nodes()
+        code, out, err = _run(["convert", str(video), "-o", str(tmp_path / "ray"), "--format", "npz",
+                               "--cluster", c.address, "-q"])
+    finally:
+        c.shutdown()
+    assert code == 0, out + err
+    code, _, err = _run(["convert", str(video), "-o", str(tmp_path / "one"), "--format", "npz", "-q"])
+    assert code == 0, err
+    a, b = read_npz(tmp_path / "ray" / "walk10s.npz"), read_npz(tmp_path / "one" / "walk10s.npz")
+    assert a.info["detect_processes"] == 2 and b.info["detect_processes"] == 1
+    np.testing.assert_array_equal(a.times_s, b.times_s)
+    np.testing.assert_allclose(a.local_rot, b.local_rot, atol=1e-4)
+    time.sleep(1.0)
+    left = [cmd for pid, cmd in _proc_lines().items() if pid not in before and ("raylet" in cmd or "gcs_server"
+                                                                                 in cmd or "ray::" in cmd)]
+    assert left == [], left

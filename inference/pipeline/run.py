@@ -220,6 +220,13 @@ class _Run:
         return out
 
 
+def detect_options(o: ConvertOptions) -> DetectOptions:
+    """The detector settings a conversion with options ``o`` uses."""
+    return DetectOptions(model_path=Path(o.task_path) if o.task_path else DEFAULT_TASK_PATH,
+                         start_s=float(o.start_s), end_s=o.end_s, stride=int(o.stride), person=o.person,
+                         workers=o.workers, delegate=o.detect_device)
+
+
 def convert_video(path, options: ConvertOptions | None = None, progress: Progress | None = None,
                   cancel: threading.Event | None = None, uplifter: Uplifter | None = None) -> MotionClip:
     """Convert the person in video ``path`` to a MotionClip (see the module docstring).
@@ -234,9 +241,7 @@ def convert_video(path, options: ConvertOptions | None = None, progress: Progres
     path = Path(path)
     # load the model while MediaPipe runs; a bad provider or model path fails before detection
     loader = _UplifterLoader(o.model_path, o.provider) if uplifter is None else None
-    dopt = DetectOptions(model_path=Path(o.task_path) if o.task_path else DEFAULT_TASK_PATH,
-                         start_s=float(o.start_s), end_s=o.end_s, stride=int(o.stride), person=o.person,
-                         workers=o.workers, delegate=o.detect_device)
+    dopt = detect_options(o)
     t0 = time.perf_counter()
     try:
         det = detect_video(path, dopt, progress=lambda done, total: run.report("detect", done, total))
