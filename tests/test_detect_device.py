@@ -63,3 +63,42 @@ def test_cli_reports_the_device_and_the_fallback(tmp_path):
         pytest.skip("this machine runs MediaPipe's GPU delegate: no fallback to check")
     assert "detect CPU (MediaPipe)" in device_line
     assert any(ln.strip().startswith("warning  " + NOTE) for ln in text.splitlines()), text
+
+
+_NO_MATPLOTLIB = r'''
+import sys
+
+
+class Missing:
+    """matplotlib as if it were not installed (the Blender zip does not bundle it)."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] == "matplotlib":
+            raise ModuleNotFoundError(f"No module named {name!r}")
+        return None
+
+
+sys.meta_path.insert(0, Missing())
+from uplift_mocap.inference.pipeline import detect
+det = detect.detect_video(sys.argv[1], detect.DetectOptions(workers=1))
+left = [m for m in sys.modules if m.split(".")[0] == "matplotlib"]
+try:
+    import matplotlib
+    after = "imported"
+except ImportError:
+    after = "ImportError"
+print("RESULT", round(float(det.detected.mean()), 3), left, after)
+'''
+
+
+def test_detection_needs_no_matplotlib(tmp_path):
+    """MediaPipe's vision package imports matplotlib.pyplot; without it (as in the Blender zip) detection still
+    runs, and the stand-in is gone afterwards (another add-on importing matplotlib still finds it missing)."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-c", _NO_MATPLOTLIB, str(WALK)], capture_output=True, text=True,
+                          timeout=120, cwd=tmp_path)
+    line = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+    assert line, proc.stdout + proc.stderr
+    assert line[0] == "RESULT 0.987 [] ImportError"

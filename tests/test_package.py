@@ -80,10 +80,10 @@ def test_zip_lists_exactly_its_wheels_for_both_pythons(linux_zip):
     assert generated["platforms"] == [PLATFORM]
     assert not [w for w in shipped if "win_" in w or "macosx" in w], "other platforms' wheels shipped"
     dists = {Path(w).name.split("-")[0].lower() for w in shipped}
-    assert {"mediapipe", "onnxruntime", "opencv_python_headless", "matplotlib"} <= dists
+    assert {"mediapipe", "onnxruntime", "opencv_python_headless"} <= dists
     assert not dists & {"numpy", "jax", "jaxlib", "sentencepiece", "sounddevice", "opencv_python",
-                        "opencv_contrib_python", "torch"}, dists
-    for compiled in ("onnxruntime", "matplotlib", "pillow", "kiwisolver", "contourpy"):
+                        "opencv_contrib_python", "torch", "matplotlib", "pillow"}, dists
+    for compiled in ("onnxruntime",):
         tags = {Path(w).name.split("-")[2] for w in shipped if Path(w).name.split("-")[0].lower() == compiled}
         assert tags == {"cp311", "cp313"}, (compiled, tags)
     for model in ("models/uplifter.onnx", "models/pose_landmarker_full.task"):
@@ -153,9 +153,9 @@ detect = importlib.import_module(name + ".inference.pipeline.detect")
 normalize = importlib.import_module(name + ".inference.core.normalize")
 uplifter = importlib.import_module(name + ".inference.pipeline.uplifter")
 
-import cv2, matplotlib, mediapipe, onnxruntime
+import cv2, mediapipe, onnxruntime
 wheel_site = Path(bpy.utils.user_resource("EXTENSIONS", path=".local")).resolve()
-modules = {m.__name__: str(Path(m.__file__).resolve()) for m in (cv2, matplotlib, mediapipe, onnxruntime)}
+modules = {m.__name__: str(Path(m.__file__).resolve()) for m in (cv2, mediapipe, onnxruntime)}
 foreign = {k: v for k, v in modules.items() if not v.startswith(str(wheel_site))}
 assert not foreign, f"not imported from the extension's wheels in {wheel_site}: {foreign}"
 

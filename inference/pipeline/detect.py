@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import sys
+import types
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -133,11 +134,36 @@ def _patch_protobuf() -> bool:
 _PROTOBUF_OK = _patch_protobuf()  # at import, so importing this module first is enough
 
 
-def _import_mediapipe():
-    import mediapipe
-    from mediapipe.tasks.python import vision
-    from mediapipe.tasks.python.core.base_options import BaseOptions
+class _PlottingStandIn(types.ModuleType):
+    """What ``matplotlib.pyplot`` is to MediaPipe when matplotlib is not installed: its vision package imports
+    it for a plotting helper (``drawing_utils.plot_landmarks``) that pose detection never calls."""
 
+    def __getattr__(self, name):
+        raise ImportError(f"matplotlib is not installed (MediaPipe's plotting helpers need it, for {name!r})")
+
+
+def _import_mediapipe():
+    """Import MediaPipe's Tasks API; without matplotlib (the Blender zip does not bundle it: ~40 MB for a plotting
+    helper), a stand-in takes its place while MediaPipe imports and is removed again, so anything else importing
+    matplotlib still finds it missing."""
+    stand_in = {}
+    try:
+        import matplotlib.pyplot  # noqa: F401 - MediaPipe imports it anyway when it is there
+    except ImportError:
+        stand_in = {"matplotlib": _PlottingStandIn("matplotlib"), "matplotlib.pyplot": _PlottingStandIn("pyplot")}
+        stand_in["matplotlib"].pyplot = stand_in["matplotlib.pyplot"]
+    previous = {k: sys.modules.get(k) for k in stand_in}
+    sys.modules.update(stand_in)
+    try:
+        import mediapipe
+        from mediapipe.tasks.python import vision
+        from mediapipe.tasks.python.core.base_options import BaseOptions
+    finally:
+        for k, v in previous.items():
+            if v is None:
+                sys.modules.pop(k, None)
+            else:
+                sys.modules[k] = v
     return mediapipe, vision, BaseOptions
 
 
