@@ -106,7 +106,7 @@ class UPLIFT_OT_animate_strip(_SaysWhy, bpy.types.Operator):
         source = animate.strip_source(strip, scene, frame_range)
         options = animate.convert_options(source, settings.smoothing, settings.in_place, settings.focal_mm,
                                           _provider(context), settings.plant_feet, _workers(context),
-                                          _detect_device(context))
+                                          _detect_device(context), settings.camera_motion)
         options.validate()
         self._source = source
         self._target_name = settings.armature.name if settings.target == "EXISTING" else None
@@ -128,6 +128,8 @@ class UPLIFT_OT_animate_strip(_SaysWhy, bpy.types.Operator):
             return {"CANCELLED"}
         for warning in [*res.warnings, *clip.info.get("warnings", [])]:
             self.report({"WARNING"}, warning)
+        for note in clip.info.get("notes", []):
+            self.report({"INFO"}, note)
         info = clip.info
         self.report({"INFO"}, f"{res.action.name}: {clip.num_frames} frames on {res.obj.name} "
                               f"(frames {res.frame_range[0]:.0f}-{res.frame_range[1]:.0f}), person in "

@@ -43,6 +43,13 @@ class UPLIFT_PG_settings(bpy.types.PropertyGroup):
     plant_feet: bpy.props.BoolProperty(
         name="Plant Feet", default=True,
         description="Keep a foot that stands on the floor from sliding (off: the root follows the lifted motion only)")
+    camera_motion: bpy.props.EnumProperty(
+        name="Camera",
+        items=[("AUTO", "Automatic", "Find out whether the camera travels with the actor; if it does, the root's "
+                                    "travel comes from the planted feet"),
+               ("STATIC", "Static", "The camera never moves: the root follows the person's place in the image"),
+               ("MOVING", "Moving", "The camera travels with the actor: the root's travel comes from the feet")],
+        default="AUTO", description="Whether the camera that filmed the video moves")
     focal_mm: bpy.props.FloatProperty(
         name="Focal Length", default=0.0, min=0.0, soft_max=200.0, unit="CAMERA",
         description="35 mm-equivalent focal length of the camera that filmed the video (0 = assume 28 mm)")

@@ -70,6 +70,9 @@ def add_processing_arguments(p: argparse.ArgumentParser, video: bool = True) -> 
                    help="temporal smoothing, 0 = off .. 1 = strongest (default 0.5)")
     p.add_argument("--in-place", action="store_true", help="keep the character in place (vertical motion only)")
     p.add_argument("--no-plant", action="store_true", help="do not keep feet on the floor from sliding")
+    p.add_argument("--camera", choices=("auto", "static", "moving"), default="auto",
+                   help="auto: find a camera that travels with the actor and take the root's travel from the feet "
+                        "(default); static: the camera never moves; moving: it does")
     if video:
         p.add_argument("--workers", type=positive_int, default=None, metavar="N",
                        help="detection processes, each over a part of the video (default: CPU cores - 1)")
@@ -136,7 +139,7 @@ def convert_options(args: argparse.Namespace):
                           focal_mm=args.focal_mm, provider=args.provider, model_path=args.model,
                           plant_feet=not getattr(args, "no_plant", False), person=getattr(args, "person", None),
                           workers=getattr(args, "workers", None),
-                          detect_device=getattr(args, "detect_device", "cpu"))
+                          detect_device=getattr(args, "detect_device", "cpu"), camera_motion=args.camera)
 
 
 def parse_rig_spec(spec: str) -> tuple[Path, str | None]:

@@ -70,6 +70,7 @@ def clip_summary(name: str, clip, paths: list[Path], indent: str = "  ") -> str:
     devices = info.get("devices")
     if devices:
         lines.append(f"{indent}device   " + ", ".join(f"{stage} {dev}" for stage, dev in devices.items()))
+    lines += [f"{indent}note     {w}" for w in info.get("notes", [])]
     lines += [f"{indent}warning  {w}" for w in info.get("warnings", [])]
     lines += [f"{indent}wrote    {p}" for p in paths]
     return "\n".join(lines)

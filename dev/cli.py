@@ -69,6 +69,25 @@ def _run_eval_footage(args) -> int:
 
 
 @subcommand
+def _add_eval_camera(subparsers):
+    p = subparsers.add_parser("eval-camera", help="root travel when the camera moves (rendered tracking shots)",
+                              description="Render the walks of dev/footage/camera_manifest.json filmed by a camera "
+                                          "that travels with the actor, convert them, score the root path. Last line: "
+                                          "CAMERA_FOUND=... TEST_TRAVEL_RATIO=... TEST_PATH_ERR_m=... "
+                                          "STATIC_TRAVEL_RATIO=...")
+    p.add_argument("--data", type=Path, default=None, metavar="DIR", help="mocap folder (default ../shared/data)")
+    p.add_argument("--out-dir", type=Path, default=Path("outputs/camera_eval"), metavar="DIR",
+                   help="rendered clips (reused when present; default outputs/camera_eval)")
+    p.set_defaults(func=_run_eval_camera)
+
+
+def _run_eval_camera(args) -> int:
+    from .evaluation.camera_eval import run
+
+    return run(args.data or DEFAULT_DATA, args.out_dir)
+
+
+@subcommand
 def _add_bench(subparsers):
     p = subparsers.add_parser("bench", help="time the uplifter against IK, and the video pipeline against detection",
                               description="Measure uplifter (ONNX Runtime CPU) and IK speed and joint-angle "

@@ -65,6 +65,7 @@ class Clip:
     cam_height: float
     look_seed: int | None = None      # body shape/colours (dev/footage/render/looks.py); None: the base body
     body_scale: float = 1.0           # uniform body size (dev/footage/render/generate.py); 1: MakeHuman's base height
+    camera_motion: str = "static"     # "track" / "pan": a moving camera (dev/footage/render/stage.camera_path)
 
 
 def load_manifest(path: Path = MANIFEST) -> tuple[list[Clip], dict]:
@@ -105,6 +106,8 @@ def render(clip: Clip, data_dir: Path, out_dir: Path, seconds: float, fps: int, 
         cmd += ["--look-seed", str(clip.look_seed)]
     if clip.body_scale != 1.0:
         cmd += ["--body-scale", str(clip.body_scale)]
+    if clip.camera_motion != "static":
+        cmd += ["--camera-motion", clip.camera_motion]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         raise RuntimeError(f"rendering {clip.name} failed:\n{proc.stderr[-2000:]}")

@@ -39,7 +39,7 @@ from ..core.rotations import forward_kinematics, quat_canonical, quat_normalize
 from .smoothing import position_jitter_mm, rotation_jitter_deg, smooth_positions, smooth_rotations
 from .uplifter import DEFAULT_MODEL_PATH, ModelMismatchError, Uplifter, UpliftResult
 from .video import VideoError
-from .world_motion import WorldOptions, solve_world
+from .world_motion import CAMERA_MOTIONS, WorldOptions, solve_world
 
 Progress = Callable[[str, int, int], None]
 STAGES = ("detect", "flips", "gaps", "lift", "world", "smooth")
@@ -92,7 +92,9 @@ class ConvertOptions:
     (``world_motion.plant_root``; never with ``in_place``); ``person``: None follows the largest person seen,
     N the N-th of everyone seen, most present first (``detect.detect_people``); ``workers``: detection processes over
     time chunks (``detect_parallel``; None: CPU cores - 1); ``detect_device`` "gpu" tries MediaPipe's GPU delegate
-    (CPU when it cannot start; the clip's ``info["warnings"]`` says so). Contacts, planting and smoothing run at the
+    (CPU when it cannot start; the clip's ``info["warnings"]`` says so); ``camera_motion`` "auto" finds a camera
+    that travels with the actor and then takes the root's travel from the planted feet (``world_motion`` step 7;
+    ``info["camera_motion"]``), "static" / "moving" say so. Contacts, planting and smoothing run at the
     clip's own rate (video fps / stride)."""
     start_s: float = 0.0
     end_s: float | None = None
@@ -112,6 +114,7 @@ class ConvertOptions:
     person: int | None = None
     workers: int | None = None
     detect_device: str = "cpu"
+    camera_motion: str = "auto"
 
     def validate(self) -> None:
         """Raise PipelineError naming the first bad setting."""
@@ -129,6 +132,8 @@ class ConvertOptions:
             raise PipelineError(f"max gap must be >= 0 s, got {self.max_gap_s}")
         if self.person is not None and (int(self.person) != self.person or self.person < 0):
             raise PipelineError(f"person must be a number >= 0, got {self.person}")
+        if self.camera_motion not in CAMERA_MOTIONS:
+            raise PipelineError(f"camera must be one of {', '.join(CAMERA_MOTIONS)}, got {self.camera_motion!r}")
         if self.detect_device not in DELEGATES:
             raise PipelineError(f"pose detection device must be one of {', '.join(DELEGATES)}, got {self.detect_device!r}")
         if self.workers is not None and (int(self.workers) != self.workers or self.workers < 1):
@@ -348,7 +353,7 @@ def lift_detections(det: Detections, options: ConvertOptions | None = None, prog
     offsets = (measured_offsets(res.joints, res.rotations, lengths, measured) if o.measure_proportions
                else skeleton.offsets_from_lengths(lengths))
     rotations = fuse_limb_directions(res.joints, res.rotations, offsets) if o.fuse_limbs else res.rotations
-    wopt = WorldOptions(focal_mm=o.focal_mm, in_place=o.in_place, plant_feet=o.plant_feet)
+    wopt = WorldOptions(focal_mm=o.focal_mm, in_place=o.in_place, plant_feet=o.plant_feet, camera_motion=o.camera_motion)
     keyed = np.asarray(gf.keyed, dtype=bool)
     world = run.stage("world", solve_world, gf.landmarks, det.width, det.height, res.joints, res.rotations[:, 0],
                       offsets, wopt, fps=fps, keyed=keyed)
@@ -380,6 +385,10 @@ def lift_detections(det: Detections, options: ConvertOptions | None = None, prog
             "model_version": uplifter.model_version, "provider": uplifter.session.get_providers()[0],
             "detect_processes": int(det.processes),
             "warnings": [det.device_note] if det.device_note else [],
+            "notes": ([f"the camera moves (the feet travel {camera['travel_feet_m']:.1f} m, the person's place in "
+                       f"the image {camera['travel_camera_m']:.1f} m): root travel taken from the feet; say the "
+                       "camera is static if it is not"]
+                      if o.camera_motion == "auto" and camera.get("camera_motion") == "moving" else []),
             "devices": {"detect": f"{det.device} (MediaPipe)" + (f" x {det.processes} processes" if det.processes > 1 else ""),
                         "lift": device_label(uplifter.session.get_providers()[0])}}
     timings = dict(run.timings)

@@ -27,6 +27,15 @@ Steps of ``solve_world``:
    feet down their mean), then the slow part of that correction (Gaussian, PLANT_DRIFT_S) is removed
    so the long-term path still follows the video. Root translation only, no IK.
 6. ``in_place``: horizontal root = 0 in every frame, vertical motion kept.
+7. A moving camera (``camera_motion`` "auto" finds it, "moving" assumes it): a camera that travels with
+   the actor keeps them in the same place in the image, so the camera-frame root hardly moves and the
+   planted feet slide backwards instead. The body itself then gives the travel: contacts come from the
+   feet's height alone (the lower foot, near the floor: ``height_contacts``), and the root moves so that
+   the planted toes stay put, with no slow part removed (``plant_root(toes, ..., keep_drift=False)``): the
+   root's velocity is minus the planted toe's velocity relative to the root, whatever the camera did. "auto"
+   calls the camera moving when the planted feet slide faster than MOVING_SLIDE_MPS on average over at
+   least MIN_MOVING_CONTACT_S of contacts. ``camera["camera_motion"]`` says which, with
+   ``camera["planted_slide_mps"]``. Camera rotation (pans) is not recovered.
 """
 from __future__ import annotations
 
@@ -47,6 +56,12 @@ CONTACT_OFF = (0.60, 0.09)      # above either: contact ends
 MIN_CONTACT_S = 0.08
 PLANT_RAMP_S = 0.06
 PLANT_DRIFT_S = 1.0
+MOVING_MIN_SLIDE_M = 1.0        # a moving camera: the planted toes slid this far (net) in its world ...
+MOVING_CAMERA_SHARE = 0.3       # ... and the camera-frame root covers less than this share of the feet's travel
+LOWER_FOOT_M = 0.03             # height contacts: a foot this much above the other one is swinging
+TRAVEL_DIR_S = 0.5              # Gaussian sigma of the travel direction (feet_path)
+STANCE_MARGIN_MPS = 0.3         # a candidate within this of the most backward-moving toe is in stance
+CAMERA_MOTIONS = ("auto", "static", "moving")
 _MIN_VIS = 0.3                  # landmarks above this count towards a valid root fit
 _MIN_LANDMARKS = 4
 _HUBER = 0.02                   # normalised image units (fraction of the focal length)
@@ -54,6 +69,7 @@ _HUBER = 0.02                   # normalised image units (fraction of the focal 
 _LM = np.array(sorted(sk.MP_TO_JOINT))                      # landmarks on joints
 _LM_JOINT = np.array([sk.MP_TO_JOINT[i] for i in _LM])
 _FEET = np.array([sk.JOINT_INDEX["foot_l"], sk.JOINT_INDEX["foot_r"]])
+_TOES = np.array([sk.JOINT_INDEX["toe_l"], sk.JOINT_INDEX["toe_r"]])
 _PELVIS, _NECK = sk.JOINT_INDEX["pelvis"], sk.JOINT_INDEX["neck"]
 
 
@@ -63,6 +79,7 @@ class WorldOptions:
     sensor_mm: float = DEFAULT_SENSOR_MM
     in_place: bool = False
     plant_feet: bool = True
+    camera_motion: str = "auto"     # "auto": find out (step 7); "static": the camera never moves; "moving"
 
 
 @dataclass
@@ -201,16 +218,35 @@ def _ramp_weights(contacts: np.ndarray, fps: float) -> np.ndarray:
     return w
 
 
-def plant_root(root: np.ndarray, feet: np.ndarray, contacts: np.ndarray, fps: float) -> np.ndarray:
+def height_contacts(feet: np.ndarray, fps: float, valid: np.ndarray | None = None) -> np.ndarray:
+    """(T, 2, 3) ankles (world, floor at Z = 0) -> (T, 2) bool contacts from height alone (for a moving camera,
+    where speeds in the camera's world mean nothing): near the floor (``CONTACT_ON`` / ``CONTACT_OFF`` heights,
+    with hysteresis) and not more than LOWER_FOOT_M above the other foot."""
+    feet = gaussian_filter_time(np.asarray(feet, dtype=np.float64), FOOT_SMOOTH_S * fps)
+    valid = np.ones(len(feet), dtype=bool) if valid is None else np.asarray(valid, dtype=bool)
+    sole = feet[..., 2] - sk.ANKLE_HEIGHT
+    lower = sole <= sole[:, ::-1] + LOWER_FOOT_M
+    still = np.zeros(len(feet))
+    return np.stack([_contacts_1d(still, sole[:, k], valid & lower[:, k], fps) for k in range(2)], axis=-1)
+
+
+def plant_root(root: np.ndarray, feet: np.ndarray, contacts: np.ndarray, fps: float,
+               keep_drift: bool = True) -> np.ndarray:
     """Foot planting on the root translation only: (T, 3) root, (T, 2, 3) ankles (world, m),
-    (T, 2) contacts -> (T, 3) root whose horizontal motion cancels the planted ankles' sliding."""
+    (T, 2) contacts -> (T, 3) root whose horizontal motion cancels the planted ankles' sliding.
+    ``keep_drift``: the slow part of the correction is removed, so the long-term path follows the camera-frame
+    root (a static camera); False: the root travels entirely as the planted points say (a moving camera; there
+    ``feet`` are best the toes, which stay put through the whole stance while the ankle rolls over them)."""
     feet = gaussian_filter_time(np.asarray(feet, dtype=np.float64), FOOT_SMOOTH_S * fps)
     w = _ramp_weights(np.asarray(contacts, dtype=bool), fps)
     wm = 0.5 * (w[1:] + w[:-1])                                                     # per frame step
     vel = np.diff(feet[..., :2], axis=0)                                            # (T-1, 2, 2)
-    dv = -np.sum(wm[..., None] * vel, axis=1) / np.maximum(1.0, wm.sum(axis=1))[:, None]
+    total = wm.sum(axis=1)
+    den = np.maximum(1.0, total) if keep_drift else np.where(total > 0, total, 1.0)  # moving: full speed in ramps
+    dv = -np.sum(wm[..., None] * vel, axis=1) / den[:, None]
     corr = np.concatenate([np.zeros((1, 2)), np.cumsum(dv, axis=0)], axis=0)       # (T, 2)
-    corr = corr - gaussian_filter_time(corr, PLANT_DRIFT_S * fps)
+    if keep_drift:
+        corr = corr - gaussian_filter_time(corr, PLANT_DRIFT_S * fps)
     out = np.array(root, dtype=np.float64)
     out[:, :2] += corr
     return out
@@ -240,6 +276,38 @@ def _estimate_up(joints_cam: np.ndarray, root_cam: np.ndarray, valid: np.ndarray
         if _angle_deg(up, up0) < 20.0:
             return up, "walk_line"
     return up0, "spine"
+
+
+def feet_path(root: np.ndarray, toes: np.ndarray, candidates: np.ndarray, fps: float) -> tuple[np.ndarray, np.ndarray]:
+    """The root path the feet alone give: (T, 3) camera-frame root, (T, 2, 3) toes (world m), (T, 2) contact
+    candidates (``height_contacts``) -> ((T, 3) root, (T, 2) stance contacts). A first path from every candidate
+    gives the direction of travel; a candidate then counts only when its toe moves backwards (relative to the
+    root, along that direction) within STANCE_MARGIN_MPS of the most backward one: a low swinging foot moves
+    forwards."""
+    first = plant_root(root, toes, candidates, fps, keep_drift=False)
+    ahead = gaussian_filter_time(np.gradient(first[:, :2], axis=0), TRAVEL_DIR_S * fps) if len(root) > 1 else \
+        np.zeros((len(root), 2))
+    ahead /= np.maximum(np.linalg.norm(ahead, axis=1, keepdims=True), 1e-9)
+    rel = gaussian_filter_time(np.asarray(toes, np.float64) - np.asarray(root, np.float64)[:, None],
+                               FOOT_SMOOTH_S * fps)
+    back = -np.sum((np.gradient(rel[..., :2], axis=0) if len(root) > 1 else rel[..., :2] * 0) * ahead[:, None],
+                   axis=-1) * fps                                                   # (T, 2) m/s backwards
+    best = np.where(candidates, back, -np.inf).max(axis=1, keepdims=True)
+    stance = candidates & (back >= best - STANCE_MARGIN_MPS)
+    return plant_root(root, toes, stance, fps, keep_drift=False), stance
+
+
+def _camera_moves(by_camera: np.ndarray, by_feet: np.ndarray, valid: np.ndarray) -> tuple[bool, dict]:
+    """Whether the camera travelled with the actor: the (T, 3) root path the feet give (planted toes held still)
+    against the camera-frame one. Moving when the planted toes slid MOVING_MIN_SLIDE_M or more in all, net, and
+    the camera-frame root covers less than MOVING_CAMERA_SHARE of the feet's travel."""
+    idx = np.flatnonzero(valid)
+    a, b = (idx[0], idx[-1]) if len(idx) else (0, len(by_feet) - 1)
+    d_cam, d_feet = by_camera[b, :2] - by_camera[a, :2], by_feet[b, :2] - by_feet[a, :2]
+    slid = float(np.linalg.norm(d_feet - d_cam))
+    travel = {"travel_camera_m": float(np.linalg.norm(d_cam)), "travel_feet_m": float(np.linalg.norm(d_feet))}
+    moving = slid >= MOVING_MIN_SLIDE_M and travel["travel_camera_m"] < MOVING_CAMERA_SHARE * travel["travel_feet_m"]
+    return bool(moving), travel
 
 
 def solve_world(landmarks: np.ndarray, width: int, height: int, joints_cam: np.ndarray, root_rot_cam: np.ndarray,
@@ -287,16 +355,31 @@ def solve_world(landmarks: np.ndarray, width: int, height: int, joints_cam: np.n
     shift = np.array([-root[first, 0], -root[first, 1], -floor])
     root, feet = root + shift, feet + shift
 
+    if opt.camera_motion not in CAMERA_MOTIONS:
+        raise ValueError(f"solve_world: camera_motion must be one of {CAMERA_MOTIONS}, got {opt.camera_motion!r}")
+    moving, travel = False, {"travel_camera_m": 0.0, "travel_feet_m": 0.0}
+    if opt.camera_motion != "static":
+        by_height = height_contacts(feet, fps, valid)
+        if by_height.any():
+            toes = (root_cam[:, None] + jc[:, _TOES]) @ r_wc.T + shift
+            by_feet, stance = feet_path(root, toes, by_height, fps)
+            moving, travel = _camera_moves(root, by_feet, valid)
+            moving = moving or opt.camera_motion == "moving"
+            if moving:
+                contacts = stance
     if opt.in_place:
         root[:, :2] = 0.0
+    elif moving:
+        root = by_feet
     elif opt.plant_feet and contacts.any():
         root = plant_root(root, feet, contacts, fps)
     q_wc = R.matrix_to_quat(r_wc)
     root_rot = R.quat_normalize(R.quat_multiply(np.broadcast_to(q_wc, qc.shape), qc))
     camera = {"focal_px": float(f), "focal_mm": float(DEFAULT_FOCAL_MM if opt.focal_mm is None else opt.focal_mm),
-              "cam_from_world": r_wc.T.copy(), "cam_position": shift.copy(), "up_source": up_source}
+              "cam_from_world": r_wc.T.copy(), "cam_position": shift.copy(), "up_source": up_source,
+              "camera_motion": "moving" if moving else "static", **travel}
     return WorldMotion(root.astype(np.float32), root_rot.astype(np.float32), contacts, camera)
 
 
 __all__ = ["DEFAULT_FOCAL_MM", "WorldOptions", "WorldMotion", "focal_length_px", "fit_root_cam", "world_from_cam",
-           "detect_contacts", "foot_sliding", "plant_root", "solve_world"]
+           "detect_contacts", "height_contacts", "foot_sliding", "plant_root", "solve_world"]

@@ -3,6 +3,7 @@
     python -m uplift_mocap.dev.footage.render.generate BVH --out OUT.mp4 [--start-s S] [--seconds N]
         [--fps 30] [--yaw 45] [--cam-height 1.4] [--distance 6.5] [--focal-mm 35]
         [--width 640] [--height 480] [--rig cmu_mb] [--look-seed N] [--body-scale 1.0]
+        [--camera-motion static|track|pan]
 
 Steps: ``inference.mocap.convert.load_canonical`` (at its real rate, ``dev.training.bvh_fps``) -> sampled
 at ``fps`` (nearest source frame) over
@@ -56,6 +57,7 @@ class FootageOptions:
     target_height: float = 0.9        # height of the point the camera aims at, above the mean pelvis XY
     look_seed: int | None = None      # body shape and colours (``looks.sample_look``); None: the base body
     body_scale: float = 1.0           # uniform size of the whole body (1: MakeHuman's base height)
+    camera_motion: str = "static"     # "static", "track" (travels with the actor) or "pan" (turns to follow)
 
 
 @dataclass
@@ -129,17 +131,23 @@ def generate_clip(options: FootageOptions) -> FootageResult:
     cam = stage.CameraSpec(yaw_deg=o.yaw, height=o.cam_height, distance=o.distance, focal_mm=o.focal_mm,
                            target=(float(pelvis[:, 0].mean()), float(pelvis[:, 1].mean()), o.target_height),
                            width=o.width, height_px=o.height)
-    stage.add_camera(scene, cam)
+    cams = stage.camera_path(cam, pelvis, o.camera_motion, o.fps, o.target_height)
+    cam_obj = stage.add_camera(scene, cams[0])
+    if o.camera_motion != "static":
+        stage.key_camera(cam_obj, cams)
     canonical = forward_kinematics(local_rot, root, offsets, sk.PARENTS)[0]
     gt_path = Path(ground_truth.ground_truth_path(out))
+    px = np.stack([stage.project(joints[t], c) for t, c in enumerate(cams)])
     ground_truth.save_ground_truth(
-        gt_path, joints=joints, joints_px=stage.project(joints, cam), local_rot=local_rot,
+        gt_path, joints=joints, joints_px=px, local_rot=local_rot,
         root_translation=root, offsets=offsets, canonical_joints=canonical, camera=cam, fps=o.fps,
         source_times_s=src_times,
         extra=dict(source=str(Path(o.bvh).name), rig=o.rig, retarget_scale=result.scale,
                    body_scale=float(o.body_scale),
                    look_seed=np.int64(-1 if o.look_seed is None else o.look_seed), look=look.describe(),
-                   rig_bones=np.array([mapping[j] for j in sk.JOINT_NAMES])))
+                   rig_bones=np.array([mapping[j] for j in sk.JOINT_NAMES]), camera_motion=o.camera_motion,
+                   cam_from_world_per_frame=np.stack([c.cam_from_world() for c in cams]),
+                   camera_path=np.stack([c.position() for c in cams])))
     t2 = time.perf_counter()
 
     stage.setup_render(scene, o.width, o.height, o.fps, str(out))
@@ -172,13 +180,15 @@ def _parser() -> argparse.ArgumentParser:
                    help="random body shape and skin/clothing colours from this seed (default: the base body)")
     p.add_argument("--body-scale", type=float, default=d.body_scale,
                    help="uniform scale of the whole body, 0.5-2 (1: MakeHuman's base height)")
+    p.add_argument("--camera-motion", default=d.camera_motion, choices=("static", "track", "pan"),
+                   help="static; track: the camera travels with the actor; pan: it turns to follow (default static)")
     return p
 
 
 def main(argv=None) -> int:
     a = _parser().parse_args(argv)
     opts = FootageOptions(a.bvh, a.out, a.start_s, a.seconds, a.fps, a.yaw, a.cam_height, a.distance, a.focal_mm,
-                          a.width, a.height, a.rig, a.target_height, a.look_seed, a.body_scale)
+                          a.width, a.height, a.rig, a.target_height, a.look_seed, a.body_scale, a.camera_motion)
     try:
         res = generate_clip(opts)
     except (ValueError, FileNotFoundError) as exc:

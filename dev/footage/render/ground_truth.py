@@ -12,7 +12,9 @@ Per frame (T frames, J = ``skeleton.NUM_JOINTS`` canonical joints, in ``skeleton
   and ``canonical_joints`` (T, J, 3) = their FK: the source performer's skeleton, re-centred.
 Camera: ``focal_px``, ``cx``, ``cy``, ``width``, ``height``, ``K`` (3, 3); ``cam_from_world`` (4, 4)
 world -> OpenCV camera (x right, y down, z forward): ``px = K @ (R @ X + t)`` then divide by z;
-``world_from_camera`` (4, 4) the Blender camera object's matrix (looks along its -Z).
+``world_from_camera`` (4, 4) the Blender camera object's matrix (looks along its -Z), both of the first frame;
+a moving camera (``camera_motion`` "track" or "pan") adds ``cam_from_world_per_frame`` (T, 4, 4) and
+``camera_path`` (T, 3) camera centres (m), and ``joints_px`` uses each frame's camera.
 Time: ``fps``, ``frame_indices`` (T,) video frame numbers from 0, ``times_s`` (T,) = index / fps,
 ``source_times_s`` (T,) the BVH time shown in each frame.
 """

@@ -1,6 +1,8 @@
 """Render stage for synthetic footage: Workbench engine, studio light with shadows, a floor, a camera,
 H.264 MP4 output.
 
+A moving camera (``camera_path``): one ``CameraSpec`` per frame, keyed on the camera object in bulk.
+
 Camera convention (``CameraSpec``): the camera stands ``distance`` metres from ``target`` on the floor
 plane, at ``yaw`` degrees about +Z from the character's front (yaw 0: in front of a character facing
 -Y, i.e. at -Y looking +Y; yaw +45: front-left, the character's left side (+X) turned towards the
@@ -34,6 +36,7 @@ class CameraSpec:
     target: tuple = (0.0, 0.0, 0.9)
     width: int = 640
     height_px: int = 480
+    eye: tuple | None = None          # the camera centre itself (then yaw/height/distance are ignored)
 
     @property
     def focal_px(self) -> float:
@@ -41,6 +44,8 @@ class CameraSpec:
 
     def position(self) -> np.ndarray:
         """(3,) camera centre, world metres."""
+        if self.eye is not None:
+            return np.asarray(self.eye, dtype=np.float64)
         yaw = math.radians(self.yaw_deg)
         t = np.asarray(self.target, dtype=np.float64)
         return np.array([t[0] + self.distance * math.sin(yaw), t[1] - self.distance * math.cos(yaw), self.height])
@@ -161,3 +166,50 @@ def add_camera(scene, cam: CameraSpec):
     obj.matrix_world = Matrix(cam.world_from_camera().tolist())
     scene.camera = obj
     return obj
+
+
+def camera_path(cam: CameraSpec, pelvis: np.ndarray, motion: str, fps: float, target_height: float,
+                smooth_s: float = 0.5) -> list[CameraSpec]:
+    """One camera per frame following the (T, 3) ``pelvis`` path (world m), smoothed over ``smooth_s``:
+    "static": ``cam`` every frame; "track": ``cam``'s offset kept from the moving target (the camera travels
+    with the actor, as a dolly or a handheld follow); "pan": ``cam``'s position kept, aimed at the target."""
+    if motion == "static":
+        return [cam] * len(pelvis)
+    if motion not in ("track", "pan"):
+        raise ValueError(f"camera motion must be static, track or pan, got {motion!r}")
+    from ....inference.pipeline.smoothing import gaussian_filter_time
+
+    xy = gaussian_filter_time(np.asarray(pelvis, dtype=np.float64)[:, :2], smooth_s * fps)
+    out = []
+    for x, y in xy:
+        target = (float(x), float(y), float(target_height))
+        if motion == "track":
+            out.append(CameraSpec(cam.yaw_deg, cam.height, cam.distance, cam.focal_mm, target, cam.width,
+                                  cam.height_px))
+        else:
+            out.append(CameraSpec(cam.yaw_deg, cam.height, cam.distance, cam.focal_mm, target, cam.width,
+                                  cam.height_px, eye=tuple(cam.position())))
+    return out
+
+
+def key_camera(obj, cams: list[CameraSpec], frame_start: int = 1) -> None:
+    """Key ``obj``'s location and rotation (quaternion) from ``cams``, one per frame, in bulk."""
+    from mathutils import Matrix
+
+    from ....addon import compat
+
+    obj.rotation_mode = "QUATERNION"
+    mats = [Matrix(c.world_from_camera().tolist()) for c in cams]
+    loc = np.array([tuple(m.to_translation()) for m in mats])
+    quat = np.array([tuple(m.to_quaternion()) for m in mats])
+    quat[1:] *= np.where(np.sum(quat[1:] * quat[:-1], axis=1) < 0, -1.0, 1.0)[:, None]   # one hemisphere
+    action, slot = compat.new_object_action("FootageCameraMotion", obj.name)
+    frames = frame_start + np.arange(len(cams), dtype=np.float64)
+    for path, values in (("location", loc), ("rotation_quaternion", quat)):
+        for i in range(values.shape[1]):
+            fc = compat.new_fcurve(action, slot, path, i, "Camera")
+            fc.keyframe_points.add(len(frames))
+            fc.keyframe_points.foreach_set("co", np.stack([frames, values[:, i]], axis=1).ravel())
+            compat.set_keyframe_interpolation(fc.keyframe_points, np.full(len(frames), 1, dtype=np.uint8))
+            fc.update()
+    compat.assign_action(obj, action, slot)
