@@ -16,6 +16,7 @@ _MODULE_NAMES = (
     "preferences",
     "settings",
     "operators",
+    "exports",
     "panels",
     "batch",
 )

@@ -7,7 +7,7 @@ import bpy
 from ..inference.core import skeleton as S
 from ..inference.pipeline.run import PipelineError, convert_video
 from ..inference.retarget.presets import auto_detect
-from . import animate, batch, compat, jobs, motion_store, rig_io
+from . import animate, compat, jobs, motion_store, rig_io
 from .preferences import get_preferences
 
 # The one conversion that may run at a time (the panels read its status).
@@ -336,41 +336,6 @@ class UPLIFT_OT_push_to_nla(_SaysWhy, bpy.types.Operator):
         return {"FINISHED"}
 
 
-class UPLIFT_OT_export_fbx(_SaysWhy, bpy.types.Operator):
-    """Export the active armature and the Action it plays as FBX (Blender's exporter, baked, for game engines)"""
-    bl_idname = "uplift.export_fbx"
-    bl_label = "Export FBX"
-    bl_options = {"REGISTER"}
-
-    filepath: bpy.props.StringProperty(subtype="FILE_PATH")
-    filter_glob: bpy.props.StringProperty(default="*.fbx", options={"HIDDEN"})
-    target: bpy.props.EnumProperty(
-        name="For", default="blender",
-        items=[(k, k.title(), text) for k, text in batch.FBX_TARGET_HELP.items()])
-    with_mesh: bpy.props.BoolProperty(name="With Meshes", default=True,
-                                      description="Also export the meshes the armature deforms (its children)")
-
-    @staticmethod
-    def problem(context):
-        return action_problem(context)
-
-    def invoke(self, context, _event):
-        if not self.filepath:
-            self.filepath = bpy.path.ensure_ext(bpy.path.clean_name(context.active_object.name), ".fbx")
-        context.window_manager.fileselect_add(self)
-        return {"RUNNING_MODAL"}
-
-    def execute(self, context):
-        path = bpy.path.ensure_ext(bpy.path.abspath(self.filepath), ".fbx")
-        try:
-            batch.export_fbx(context.active_object, path, self.target, self.with_mesh)
-        except PipelineError as exc:
-            self.report({"ERROR"}, str(exc))
-            return {"CANCELLED"}
-        self.report({"INFO"}, f"Exported {context.active_object.name} to {path}")
-        return {"FINISHED"}
-
-
 @bpy.app.handlers.persistent
 def _cancel_on_load(*_args) -> None:
     """A file is being loaded: the modal operator of the old file is gone, so stop its worker."""
@@ -390,4 +355,4 @@ def unregister():
 
 
 registry = [UPLIFT_OT_animate_strip, UPLIFT_OT_detect_mapping, UPLIFT_OT_set_mapping_bone, UPLIFT_OT_clear_mapping,
-            UPLIFT_OT_reapply_motion, UPLIFT_OT_push_to_nla, UPLIFT_OT_export_fbx]
+            UPLIFT_OT_reapply_motion, UPLIFT_OT_push_to_nla]

@@ -100,6 +100,7 @@ class VIEW3D_PT_uplift_rig(bpy.types.Panel):
             col.label(text="No Uplift motion in this file yet")
         col.operator("uplift.push_to_nla", icon="NLA_PUSHDOWN")
         col.operator("uplift.export_fbx", icon="EXPORT")
+        col.operator("uplift.export_bvh", icon="EXPORT")
         job = running_job()
         if job is not None:
             _draw_progress(layout, job)
