@@ -112,6 +112,7 @@ def _add_bench(subparsers):
 
 
 def _run_bench(args) -> int:
+    from .evaluation import bench_sections  # noqa: F401 - registers the keying, scaling and hands sections
     from .evaluation.bench import BenchOptions, run
 
     return run(BenchOptions(model=args.model, frames=args.frames, ik_frames=args.ik_frames, data=args.data,

@@ -144,7 +144,7 @@ def test_ray_splits_a_long_clip_into_chunk_tasks(tmp_path, monkeypatch):
     from ray.cluster_utils import Cluster
 
     from uplift_mocap.cli import cluster as cl
-    from uplift_mocap.dev.evaluation.bench import looped_video
+    from uplift_mocap.dev.evaluation.bench_sections import looped_video
 
     video = looped_video(WALK, tmp_path / "walk10s.mp4", 10.0)
     monkeypatch.setattr(cl, "LONG_CLIP_S", 5.0)

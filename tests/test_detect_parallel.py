@@ -68,7 +68,7 @@ def test_chunks_split_the_serial_frames_exactly_once(start, end, duration, fps, 
 def long_walk(tmp_path_factory) -> Path:
     """A 10 s real clip: the walking person played forwards, backwards, forwards, backwards."""
     _needs_video()
-    from uplift_mocap.dev.evaluation.bench import looped_video
+    from uplift_mocap.dev.evaluation.bench_sections import looped_video
 
     return looped_video(WALK, tmp_path_factory.mktemp("parallel") / "walk10s.mp4", 10.0)
 
@@ -166,7 +166,8 @@ def test_workers_option_is_checked_before_detection():
 @pytest.mark.slow
 def test_bench_reports_the_speedup_and_agreement():
     _needs_video()
-    from uplift_mocap.dev.evaluation.bench import BenchContext, BenchOptions, parallel_detection
+    from uplift_mocap.dev.evaluation.bench import BenchContext, BenchOptions
+    from uplift_mocap.dev.evaluation.bench_sections import parallel_detection
 
     res = parallel_detection(BenchContext(BenchOptions(video=WALK, video_repeats=1), None))
     assert res["parallel_workers"] >= 2 and res["parallel_frames"] >= 900  # 30 s at 30 fps

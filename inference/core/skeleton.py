@@ -175,6 +175,15 @@ MP_LANDMARK_NAMES: tuple[str, ...] = (
 )
 NUM_LANDMARKS = len(MP_LANDMARK_NAMES)
 MP_INDEX: dict[str, int] = {n: i for i, n in enumerate(MP_LANDMARK_NAMES)}
+# MediaPipe HandLandmarker's 21 landmarks per hand, in its order.
+MP_HAND_LANDMARK_NAMES: tuple[str, ...] = (
+    "wrist", "thumb_cmc", "thumb_mcp", "thumb_ip", "thumb_tip",
+    "index_finger_mcp", "index_finger_pip", "index_finger_dip", "index_finger_tip",
+    "middle_finger_mcp", "middle_finger_pip", "middle_finger_dip", "middle_finger_tip",
+    "ring_finger_mcp", "ring_finger_pip", "ring_finger_dip", "ring_finger_tip",
+    "pinky_mcp", "pinky_pip", "pinky_dip", "pinky_tip",
+)
+NUM_HAND_LANDMARKS = len(MP_HAND_LANDMARK_NAMES)
 
 
 def _mp_mirror(names: tuple[str, ...]) -> np.ndarray:

@@ -142,7 +142,7 @@ class _PlottingStandIn(types.ModuleType):
         raise ImportError(f"matplotlib is not installed (MediaPipe's plotting helpers need it, for {name!r})")
 
 
-def _import_mediapipe():
+def import_mediapipe():
     """Import MediaPipe's Tasks API; without matplotlib (the Blender zip does not bundle it: ~40 MB for a plotting
     helper), a stand-in takes its place while MediaPipe imports and is removed again, so anything else importing
     matplotlib still finds it missing."""
@@ -196,7 +196,7 @@ class PoseDetector:
     def __init__(self, options: DetectOptions | None = None):
         self.options = options or DetectOptions()
         path = _check_model(self.options.model_path)
-        self._mp, vision, BaseOptions = _import_mediapipe()
+        self._mp, vision, BaseOptions = import_mediapipe()
         o = self.options
         if o.delegate not in DELEGATES:
             raise ValueError(f"pose detection device must be one of {', '.join(DELEGATES)}, got {o.delegate!r}")

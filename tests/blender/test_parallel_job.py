@@ -10,7 +10,7 @@ import json, os, sys, time
 from pathlib import Path
 import bpy
 from uplift_mocap.addon import jobs
-from uplift_mocap.dev.evaluation.bench import looped_video
+from uplift_mocap.dev.evaluation.bench_sections import looped_video
 from uplift_mocap.inference.pipeline.run import ConvertOptions
 
 video = looped_video(Path(sys.argv[1]), Path(sys.argv[2]), 10.0)

@@ -1,0 +1,85 @@
+"""inference/pipeline/hands.py on the shipped hand bundle, offline: the bundle is reproducible, and the bundled
+rendered walk's hands are found around the body's own wrists with plausible, metric hand shapes."""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from uplift_mocap.inference.pipeline import detect  # before mediapipe (detect._patch_protobuf)
+from uplift_mocap.inference.core import skeleton as sk
+from uplift_mocap.inference.core.assets import HAND_TASK
+from uplift_mocap.inference.pipeline.hands import HandOptions, detect_hands, wrist_crop
+
+for _mod in ("cv2", "mediapipe"):
+    if importlib.util.find_spec(_mod) is None:
+        pytest.skip(f"{_mod} not installed (make venv installs it)", allow_module_level=True)
+
+SAMPLE = Path(__file__).resolve().parents[1] / "inference" / "samples" / "sample_walk.mp4"
+H = {n: i for i, n in enumerate(sk.MP_HAND_LANDMARK_NAMES)}
+
+
+def test_hand_landmark_order_matches_mediapipe():
+    from mediapipe.tasks.python.vision.hand_landmarker import HandLandmark
+
+    assert tuple(p.name.lower() for p in sorted(HandLandmark, key=int)) == sk.MP_HAND_LANDMARK_NAMES
+
+
+def test_build_script_reproduces_the_shipped_hand_bundle(tmp_path):
+    from uplift_mocap.dev import build_pose_task
+
+    assert HAND_TASK.is_file(), "models/hand_landmarker_full.task missing: run dev/build_pose_task.py --hands"
+    digest = build_pose_task.build(tmp_path / "hands.task", build_pose_task._HAND_MODELS)
+    assert (tmp_path / "hands.task").read_bytes() == HAND_TASK.read_bytes()
+    assert digest == hashlib.sha256(HAND_TASK.read_bytes()).hexdigest()
+    with zipfile.ZipFile(HAND_TASK) as z:
+        assert set(z.namelist()) == {"hand_detector.tflite", "hand_landmarks_detector.tflite"}
+
+
+def test_wrist_crop_is_inside_the_image_and_needs_the_arm():
+    body = np.full((sk.NUM_LANDMARKS, 3), np.nan, np.float32)
+    assert wrist_crop(body, 0, 640, 480) is None
+    body[sk.MP_INDEX["left_elbow"]] = (0.50, 0.50, 1.0)
+    body[sk.MP_INDEX["left_wrist"]] = (0.55, 0.60, 1.0)
+    x0, y0, x1, y1 = wrist_crop(body, 0, 640, 480)
+    assert 0 <= x0 < 0.55 * 640 < x1 <= 640 and 0 <= y0 < 0.60 * 480 < y1 <= 480
+    assert wrist_crop(body, 1, 640, 480) is None                     # the right arm is unknown
+
+
+@pytest.fixture(scope="module")
+def walk():
+    det = detect.detect_video(SAMPLE, detect.DetectOptions(workers=1))
+    return det, detect_hands(SAMPLE, det)
+
+
+def test_both_hands_found_at_the_body_wrists(walk):
+    det, hands = walk
+    n = len(det.times_s)
+    assert hands.landmarks.shape == (n, 2, 21, 3) and hands.world.shape == (n, 2, 21, 3)
+    assert (hands.found.mean(axis=0) >= 0.5).all(), hands.found.mean(axis=0)
+    for side, name in enumerate(("left_wrist", "right_wrist")):
+        f = hands.found[:, side]
+        gap = np.hypot(*((hands.landmarks[f, side, H["wrist"], :2] - det.landmarks[f, sk.MP_INDEX[name], :2])
+                         * [det.width, det.height]).T)
+        other = np.hypot(*((hands.landmarks[f, side, H["wrist"], :2]
+                            - det.landmarks[f, sk.MP_INDEX[("right_wrist", "left_wrist")[side]], :2])
+                           * [det.width, det.height]).T)
+        assert np.median(gap) < np.median(other), f"the {name} hand sits nearer the other wrist"
+    assert np.isnan(hands.landmarks[~hands.found]).all() and (hands.score[~hands.found] == 0).all()
+
+
+def test_hand_world_landmarks_have_a_real_hand_size(walk):
+    _det, hands = walk
+    w = hands.world[hands.found]                                       # (N, 21, 3) metres
+    palm = np.linalg.norm(w[:, H["middle_finger_mcp"]] - w[:, H["wrist"]], axis=-1)
+    assert 0.06 < np.median(palm) < 0.12, np.median(palm)              # wrist to middle knuckle of an adult
+
+
+def test_every_other_frame(walk):
+    det, _ = walk
+    half = detect_hands(SAMPLE, det, HandOptions(every=2))
+    assert not half.found[1::2].any() and half.found[::2].mean() > 0.5
