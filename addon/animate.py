@@ -77,12 +77,12 @@ def strip_source(strip, scene, frame_range: tuple[int, int] | None = None) -> St
 def convert_options(source: StripSource, smoothing: float = 0.5, in_place: bool = False,
                     focal_mm: float | None = None, provider: str | None = None,
                     plant_feet: bool = True, workers: int | None = None,
-                    detect_device: str = "cpu", camera_motion: str = "AUTO") -> ConvertOptions:
+                    detect_device: str = "cpu", camera_motion: str = "AUTO", person: int = -1) -> ConvertOptions:
     """Pipeline options for a strip; focal_mm None or 0: the pipeline's default; workers None: automatic."""
     return ConvertOptions(start_s=source.start_s, end_s=source.end_s, smoothing=float(smoothing),
                           in_place=bool(in_place), focal_mm=focal_mm or None, provider=provider,
                           plant_feet=bool(plant_feet), workers=workers, detect_device=detect_device,
-                          camera_motion=camera_motion.lower())
+                          camera_motion=camera_motion.lower(), person=None if person < 0 else int(person))
 
 
 def resolve_mapping(obj, preset: str = AUTO_MAPPING) -> tuple[str, dict[str, str], float]:

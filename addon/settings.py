@@ -43,6 +43,10 @@ class UPLIFT_PG_settings(bpy.types.PropertyGroup):
     plant_feet: bpy.props.BoolProperty(
         name="Plant Feet", default=True,
         description="Keep a foot that stands on the floor from sliding (off: the root follows the lifted motion only)")
+    person: bpy.props.IntProperty(
+        name="Person", default=-1, min=-1, soft_max=9,
+        description="Who to convert when the video shows several people: -1 follows the largest one; 0, 1, ... the "
+                    "people seen, most present first (the report after a conversion says how many there were)")
     camera_motion: bpy.props.EnumProperty(
         name="Camera",
         items=[("AUTO", "Automatic", "Find out whether the camera travels with the actor; if it does, the root's "

@@ -105,6 +105,9 @@ def test_walk_clip_info_timings_and_progress(walk_clip):
     # MediaPipe swaps this walker's legs for single frames (and the first 7); repaired, never most of the clip
     assert 0 < info["swapped_frames"] <= 15
     assert info["devices"] == {"detect": "CPU (MediaPipe)", "lift": "CPU"}   # what this CPU-only build ran on
+    # the man on a box in the background: others seen, the largest person followed, and the clip says so
+    assert info["max_people"] == 2 and len(info["warnings"]) == 1
+    assert info["warnings"][0].startswith("2 people seen at once in ") and "--person N" in info["warnings"][0]
     assert [c[0] for c in calls if c[1] == c[2]] == ["flips", "gaps", "lift", "world", "smooth"]
 
 

@@ -19,13 +19,15 @@ import math
 import threading
 import time
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
 from ..core import skeleton
+from .errors import Cancelled, NoPersonError, PipelineError, failure_kind  # noqa: F401 - part of this API
+from .providers import (UplifterLoader, device_label, get_uplifter, resolve_provider,  # noqa: F401
+                        _cached_uplifter)
 from .detect import DEFAULT_MODEL as DEFAULT_TASK_PATH
 from .detect import DELEGATES, DetectOptions, Detections, detect_video
 from .detect_parallel import DetectionWorkerError
@@ -37,42 +39,13 @@ from ..core.normalize import LIMB_LANDMARKS, normalize_landmarks
 from .proportions import measured_offsets
 from ..core.rotations import forward_kinematics, quat_canonical, quat_normalize
 from .smoothing import position_jitter_mm, rotation_jitter_deg, smooth_positions, smooth_rotations
-from .uplifter import DEFAULT_MODEL_PATH, ModelMismatchError, Uplifter, UpliftResult
+from .uplifter import Uplifter, UpliftResult
 from .video import VideoError
 from .world_motion import CAMERA_MOTIONS, WorldOptions, solve_world
 
 Progress = Callable[[str, int, int], None]
 STAGES = ("detect", "flips", "gaps", "lift", "world", "smooth")
-# MediaPipe's pose detection runs on the CPU (XNNPACK) in every build we ship; the other stages are numpy.
-_PROVIDER_LABELS = {"CUDAExecutionProvider": "GPU (CUDA)", "DmlExecutionProvider": "GPU (DirectML)",
-                    "CoreMLExecutionProvider": "CoreML", "CPUExecutionProvider": "CPU"}
-
-
-def device_label(provider: str) -> str:
-    """A person's name for an ONNX Runtime provider ("CUDAExecutionProvider" -> "GPU (CUDA)")."""
-    return _PROVIDER_LABELS.get(provider, provider.removesuffix("ExecutionProvider"))
 _FALLBACK_FPS = 30.0
-
-
-class PipelineError(Exception):
-    """A conversion that cannot be done; ``str(err)`` is a one-line reason for the user."""
-
-
-class NoPersonError(PipelineError):
-    """The video (or landmarks file) has no frame with a person in it."""
-
-
-class Cancelled(Exception):
-    """The caller set the cancel event."""
-
-
-def failure_kind(err: PipelineError) -> str:
-    """What a conversion failure was about: "no_person", "input" (video missing or unreadable) or "failed"."""
-    if isinstance(err, NoPersonError):
-        return "no_person"
-    if isinstance(err.__cause__, VideoError) or "no such file" in str(err):
-        return "input"
-    return "failed"
 
 
 @dataclass
@@ -140,66 +113,6 @@ class ConvertOptions:
             raise PipelineError(f"workers must be a number >= 1, got {self.workers}")
 
 
-def resolve_provider(name: str | None, available: list[str] | None = None) -> list[str] | None:
-    """ONNX Runtime providers for ``name`` ("cuda", "CUDAExecutionProvider", ...; None: automatic),
-    CPU last as the fallback; PipelineError when that provider is not available here."""
-    if name is None or not str(name).strip():
-        return None
-    if available is None:
-        import onnxruntime as ort
-        available = ort.get_available_providers()
-    want = str(name).strip().lower().removesuffix("executionprovider")
-    match = [p for p in available if p.lower().removesuffix("executionprovider") == want]
-    if not match:
-        raise PipelineError(f"ONNX Runtime provider {name!r} is not available here "
-                            f"(available: {', '.join(available)})")
-    return list(dict.fromkeys([match[0], "CPUExecutionProvider"]))
-
-
-@lru_cache(maxsize=2)
-def _cached_uplifter(model_path: str | None, providers: tuple[str, ...] | None) -> Uplifter:
-    return Uplifter(model_path, providers=list(providers) if providers else None)
-
-
-def get_uplifter(model_path: str | Path | None = None, provider: str | None = None) -> Uplifter:
-    """A shared ``Uplifter`` for this model and provider (loaded once per process);
-    PipelineError for a missing or mismatching model or an unavailable provider."""
-    providers = resolve_provider(provider)
-    try:
-        return _cached_uplifter(None if model_path is None else str(model_path),
-                                None if providers is None else tuple(providers))
-    except (FileNotFoundError, ModelMismatchError) as err:
-        raise PipelineError(str(err).splitlines()[0]) from err
-
-
-class _UplifterLoader:
-    """``get_uplifter`` in a background thread; ``result()`` waits and returns it or re-raises.
-    Provider and model file are checked at once, so those mistakes fail before any detection."""
-
-    def __init__(self, model_path, provider):
-        resolve_provider(provider)
-        path = Path(model_path) if model_path is not None else DEFAULT_MODEL_PATH
-        if not path.is_file():
-            raise PipelineError(f"uplifter model not found: {path}")
-        self._value: Uplifter | None = None
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._load, args=(model_path, provider), daemon=True,
-                                        name="uplift-model-load")
-        self._thread.start()
-
-    def _load(self, model_path, provider) -> None:
-        try:
-            self._value = get_uplifter(model_path, provider)
-        except BaseException as err:  # handed to the caller by result()
-            self._error = err
-
-    def result(self) -> Uplifter:
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        return self._value
-
-
 class _Run:
     """Stage bookkeeping for one conversion: timings, progress and cancel checks."""
 
@@ -245,7 +158,7 @@ def convert_video(path, options: ConvertOptions | None = None, progress: Progres
     run.check()
     path = Path(path)
     # load the model while MediaPipe runs; a bad provider or model path fails before detection
-    loader = _UplifterLoader(o.model_path, o.provider) if uplifter is None else None
+    loader = UplifterLoader(o.model_path, o.provider) if uplifter is None else None
     dopt = detect_options(o)
     t0 = time.perf_counter()
     try:
@@ -264,6 +177,16 @@ def convert_video(path, options: ConvertOptions | None = None, progress: Progres
                     **run.timings, **clip.timings}
     clip.timings["total"] = sum(v for k, v in clip.timings.items() if k != "total")
     return clip
+
+
+def _people_warning(det: Detections, o: ConvertOptions) -> list[str]:
+    """One line when MediaPipe saw more than one person at once and the largest one was followed by default."""
+    most = int(det.num_people.max()) if len(det.num_people) else 0
+    if most < 2 or o.person is not None:
+        return []
+    share = float(np.mean(det.num_people >= 2))
+    return [f"{most} people seen at once in {100 * share:.0f}% of frames; followed the largest one (choose another "
+            "with --person N or the panel's Person; --list-people lists them)"]
 
 
 def _gap_records(gaps, times_s: np.ndarray) -> list[dict]:
@@ -384,7 +307,7 @@ def lift_detections(det: Detections, options: ConvertOptions | None = None, prog
             "lift_fps": float(uplifter.fps), "resampled_for_lift": resampled,
             "model_version": uplifter.model_version, "provider": uplifter.session.get_providers()[0],
             "detect_processes": int(det.processes),
-            "warnings": [det.device_note] if det.device_note else [],
+            "warnings": ([det.device_note] if det.device_note else []) + _people_warning(det, o),
             "notes": ([f"the camera moves (the feet travel {camera['travel_feet_m']:.1f} m, the person's place in "
                        f"the image {camera['travel_camera_m']:.1f} m): root travel taken from the feet; say the "
                        "camera is static if it is not"]
