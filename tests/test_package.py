@@ -120,6 +120,26 @@ def test_windows_zip_bundles_directml_and_validates(repo_root, tmp_path):
     assert check.returncode == 0, check.stdout + check.stderr
 
 
+def test_macos_zip_runtime_has_coreml(repo_root, tmp_path):
+    """The macOS zip's ONNX Runtime is the standard build, which carries the CoreML provider (Apple GPU / Neural
+    Engine): its native library names CoreMLExecutionProvider, for both Pythons."""
+    _blender_ext()
+    proc = subprocess.run([sys.executable, str(TOOL), "--platform", "macos-arm64", "--output-dir", str(tmp_path),
+                           "--stage-dir", str(tmp_path / "stage")], capture_output=True, text=True, timeout=900)
+    if proc.returncode == tool.EXIT_OFFLINE:
+        pytest.skip(f"network unavailable, cannot fetch the macOS wheels: {proc.stderr.strip()}")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    path = tool.zip_path("macos-arm64", tmp_path)
+    assert path.stat().st_size < MAX_ZIP_BYTES
+    archive = zipfile.ZipFile(path)
+    wheels = [n for n in archive.namelist() if Path(n).name.startswith("onnxruntime-")]
+    assert len(wheels) == 2, wheels
+    for name in wheels:
+        with zipfile.ZipFile(archive.open(name)) as wheel:
+            native = [n for n in wheel.namelist() if n.endswith("onnxruntime_pybind11_state.so")]
+            assert native and b"CoreMLExecutionProvider" in wheel.read(native[0]), name
+
+
 def test_zip_passes_this_blenders_validator(linux_zip):
     proc = subprocess.run([sys.executable, str(_blender_ext()), "validate", str(linux_zip)],
                           capture_output=True, text=True, timeout=120)
