@@ -160,6 +160,13 @@ def _ancestors(parents: list[int], i: int) -> list[int]:
     return out
 
 
+_SPINE = ("spine_01", "spine_02", "spine_03", "neck")
+# Presets whose spine bones are controls off the deform hierarchy: between a generated Rigify rig's torso and head
+# the hierarchy runs through MCH bones whose copy-transforms constraints would swallow keys put on them, so the
+# preset's own FK spine controls are kept (re-fitted, the torso leaned ~70 degrees and the arms were 5 degrees off).
+FIXED_SPINE = {"rigify_fk"}
+
+
 def _fit_spine(mapping: dict[str, int], parents: list[int], keep_neck: bool) -> None:
     """Spine joints from the hierarchy between the pelvis and head bones (in place, bone indices):
     spine_03 = the clavicles' parent (or the bone below the neck when the clavicles hang off the neck,
@@ -260,7 +267,8 @@ def _bare_index(names: list[str]) -> dict[str, int]:
 
 def preset_mapping(preset: str, bone_names, parents=None) -> tuple[dict[str, str], float]:
     """The mapping of one preset on an armature: (mapping of the joints whose bone exists, fraction
-    of the preset's bones found). With ``parents`` the spine is re-fitted as in ``auto_detect``.
+    of the preset's bones found). With ``parents`` the spine is re-fitted as in ``auto_detect``, except for the
+    ``FIXED_SPINE`` presets when the rig has every spine bone they name.
     KeyError for an unknown preset."""
     if preset not in PRESETS:
         raise KeyError(f"unknown rig preset {preset!r} (known: {', '.join(PRESETS)})")
@@ -269,7 +277,7 @@ def preset_mapping(preset: str, bone_names, parents=None) -> tuple[dict[str, str
     bare = _bare_index(names)
     table = PRESETS[preset]
     found = {j: bare[b] for j, b in table.items() if b in bare}
-    if par is not None and found:
+    if par is not None and found and not (preset in FIXED_SPINE and all(j in found for j in _SPINE)):
         _fit_spine(found, par, keep_neck=False)
     return {j: names[i] for j, i in found.items()}, round(sum(b in bare for b in table.values()) / len(table), 3)
 
