@@ -173,7 +173,8 @@ detect = importlib.import_module(name + ".inference.pipeline.detect")
 normalize = importlib.import_module(name + ".inference.core.normalize")
 uplifter = importlib.import_module(name + ".inference.pipeline.uplifter")
 
-import cv2, mediapipe, onnxruntime
+import cv2, onnxruntime
+mediapipe = detect.import_mediapipe()[0]   # as the add-on imports it (no matplotlib in the zip: detect's stand-in)
 wheel_site = Path(bpy.utils.user_resource("EXTENSIONS", path=".local")).resolve()
 modules = {m.__name__: str(Path(m.__file__).resolve()) for m in (cv2, mediapipe, onnxruntime)}
 foreign = {k: v for k, v in modules.items() if not v.startswith(str(wheel_site))}
