@@ -93,6 +93,17 @@ def test_zip_lists_exactly_its_wheels_for_both_pythons(linux_zip):
 MAX_ZIP_BYTES = 200 * 10**6
 
 
+def _build_zip(platform: str, out: Path) -> Path:
+    """Build ``platform``'s zip into ``out`` with the packaging tool (skips when its wheels cannot be fetched)."""
+    _blender_ext()
+    proc = subprocess.run([sys.executable, str(TOOL), "--platform", platform, "--output-dir", str(out),
+                           "--stage-dir", str(out / "stage")], capture_output=True, text=True, timeout=900)
+    if proc.returncode == tool.EXIT_OFFLINE:
+        pytest.skip(f"network unavailable, cannot fetch the {platform} wheels: {proc.stderr.strip()}")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return tool.zip_path(platform, out)
+
+
 def test_zip_stays_under_200_mb(linux_zip):
     assert linux_zip.stat().st_size < MAX_ZIP_BYTES, f"{linux_zip.stat().st_size / 1e6:.1f} MB"
 
@@ -100,13 +111,7 @@ def test_zip_stays_under_200_mb(linux_zip):
 def test_windows_zip_bundles_directml_and_validates(repo_root, tmp_path):
     """The Windows zip carries ONNX Runtime's DirectML build (DmlExecutionProvider on any DirectX 12 GPU) for both
     Pythons instead of the CPU one, stays under 200 MB and passes Blender's validator."""
-    _blender_ext()
-    proc = subprocess.run([sys.executable, str(TOOL), "--platform", "windows-x64", "--output-dir", str(tmp_path),
-                           "--stage-dir", str(tmp_path / "stage")], capture_output=True, text=True, timeout=900)
-    if proc.returncode == tool.EXIT_OFFLINE:
-        pytest.skip(f"network unavailable, cannot fetch the Windows wheels: {proc.stderr.strip()}")
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    path = tool.zip_path("windows-x64", tmp_path)
+    path = _build_zip("windows-x64", tmp_path)
     assert path.stat().st_size < MAX_ZIP_BYTES, f"{path.stat().st_size / 1e6:.1f} MB"
     archive = zipfile.ZipFile(path)
     shipped = [Path(n).name for n in archive.namelist() if n.endswith(".whl")]
@@ -123,13 +128,7 @@ def test_windows_zip_bundles_directml_and_validates(repo_root, tmp_path):
 def test_macos_zip_runtime_has_coreml(repo_root, tmp_path):
     """The macOS zip's ONNX Runtime is the standard build, which carries the CoreML provider (Apple GPU / Neural
     Engine): its native library names CoreMLExecutionProvider, for both Pythons."""
-    _blender_ext()
-    proc = subprocess.run([sys.executable, str(TOOL), "--platform", "macos-arm64", "--output-dir", str(tmp_path),
-                           "--stage-dir", str(tmp_path / "stage")], capture_output=True, text=True, timeout=900)
-    if proc.returncode == tool.EXIT_OFFLINE:
-        pytest.skip(f"network unavailable, cannot fetch the macOS wheels: {proc.stderr.strip()}")
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    path = tool.zip_path("macos-arm64", tmp_path)
+    path = _build_zip("macos-arm64", tmp_path)
     assert path.stat().st_size < MAX_ZIP_BYTES
     archive = zipfile.ZipFile(path)
     wheels = [n for n in archive.namelist() if Path(n).name.startswith("onnxruntime-")]

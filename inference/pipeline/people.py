@@ -36,18 +36,11 @@ def choose_person(candidates: np.ndarray, previous: np.ndarray | None,
     """
     if len(candidates) == 0:
         return None
-    boxes = _bbox(candidates)
     if previous is None:
+        boxes = _bbox(candidates)
         return int(np.argmax((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])))
-    pbox = _bbox(previous)
-    diag = max(float(np.hypot(pbox[2] - pbox[0], pbox[3] - pbox[1])), 1e-6)
-    dist = np.linalg.norm(candidates[:, _HIPS].mean(1) - previous[_HIPS].mean(0), axis=-1) / diag
-    iw = np.clip(np.minimum(boxes[:, 2], pbox[2]) - np.maximum(boxes[:, 0], pbox[0]), 0, None)
-    ih = np.clip(np.minimum(boxes[:, 3], pbox[3]) - np.maximum(boxes[:, 1], pbox[1]), 0, None)
-    inter = iw * ih
-    area = lambda b: (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])  # noqa: E731
-    iou = inter / np.maximum(area(boxes) + area(pbox) - inter, 1e-12)
-    best = int(np.argmin(dist - iou))
+    dist, cost = _cost(candidates, previous)
+    best = int(np.argmin(cost))
     return best if dist[best] <= max_jump else None
 
 
@@ -106,10 +99,7 @@ class PersonTrack:
 
 def _cost(cands: np.ndarray, prev: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(K, 33, 2) candidates vs (33, 2) last pose, isotropic units -> (distance / diagonal, distance - IoU)."""
-    def box(p):
-        return np.concatenate([p.min(axis=-2), p.max(axis=-2)], axis=-1)
-
-    b, pb = box(cands), box(prev)
+    b, pb = _bbox(cands), _bbox(prev)
     diag = max(float(np.hypot(pb[2] - pb[0], pb[3] - pb[1])), 1e-6)
     dist = np.linalg.norm(cands[:, _HIPS].mean(1) - prev[_HIPS].mean(0), axis=-1) / diag
     iw = np.clip(np.minimum(b[:, 2], pb[2]) - np.maximum(b[:, 0], pb[0]), 0, None)
