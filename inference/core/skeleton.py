@@ -15,6 +15,7 @@ below; no other module repeats a joint list or an index table.
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -164,6 +165,101 @@ def joint_order_hash(names: tuple[str, ...] = JOINT_NAMES) -> str:
     return hashlib.sha1(",".join(names).encode()).hexdigest()[:12]
 
 
+
+# --- Fingers: 3 joints per finger and hand, after the body's joints ------------------------------
+# The body skeleton above is what the uplifter predicts; fingers come from MediaPipe's hand landmarks
+# (``pipeline.fingers``) and extend it into the FULL skeleton: body joints first (same indices), then
+# ``FINGER_JOINT_NAMES`` = {thumb,index,middle,ring,pinky}_{01,02,03}_{l,r} (knuckle, middle, end joint; the
+# thumb's are CMC, MCP, IP), left hand first. Rest: a flat hand continuing the T-pose arm, palm down (-Z), the
+# fingers straight along the arm, the thumb turned forwards and below the palm (``pipeline.fingers.THUMB_BASE``).
+# Rest frames stay world-aligned, as for every joint.
+FINGERS: tuple[str, ...] = ("thumb", "index", "middle", "ring", "pinky")
+FINGER_JOINT_NAMES: tuple[str, ...] = tuple(f"{f}_{k:02d}_{s}" for s in "lr" for f in FINGERS for k in (1, 2, 3))
+NUM_FINGER_JOINTS = len(FINGER_JOINT_NAMES)
+FULL_JOINT_NAMES: tuple[str, ...] = JOINT_NAMES + FINGER_JOINT_NAMES
+NUM_FULL_JOINTS = len(FULL_JOINT_NAMES)
+FULL_JOINT_INDEX: dict[str, int] = {n: i for i, n in enumerate(FULL_JOINT_NAMES)}
+
+
+def finger_joint(name: str) -> tuple[int, int, int]:
+    """"index_02_r" -> (side 1, finger 1, joint 1): side 0 left / 1 right, finger in FINGERS order, joint 0..2."""
+    finger, k, side = name.split("_")
+    return "lr".index(side), FINGERS.index(finger), int(k) - 1
+
+
+def _finger_name(side: int, finger: int, k: int) -> str:
+    return f"{FINGERS[finger]}_{k + 1:02d}_{'lr'[side]}"
+
+
+FULL_PARENTS: np.ndarray = np.concatenate([PARENTS, np.array(
+    [JOINT_INDEX[f"hand_{'lr'[s]}"] if k == 0 else FULL_JOINT_INDEX[_finger_name(s, f, k - 1)]
+     for s, f, k in map(finger_joint, FINGER_JOINT_NAMES)], dtype=np.int64)])
+# the hands keep their own tail (LEAF_TAILS): a finger is never a hand bone's primary child
+FULL_PRIMARY_CHILD: np.ndarray = np.concatenate([PRIMARY_CHILD, np.array(
+    [FULL_JOINT_INDEX[_finger_name(s, f, k + 1)] if k < 2 else -1
+     for s, f, k in map(finger_joint, FINGER_JOINT_NAMES)], dtype=np.int64)])
+FULL_MIRROR: np.ndarray = _mirror(FULL_JOINT_NAMES)
+
+# Hand geometry of an adult (metres), anatomical axes: radial (towards the thumb), distal (wrist -> fingers),
+# palmar (out of the palm). Knuckle (first joint) of each finger from the wrist, and segment lengths.
+FINGER_KNUCKLES: np.ndarray = np.array([
+    [0.022, 0.030, 0.015],    # thumb CMC
+    [0.025, 0.092, 0.0],      # index MCP
+    [0.0, 0.095, 0.0],        # middle MCP (on the hand frame's distal axis)
+    [-0.017, 0.089, 0.0],     # ring MCP
+    [-0.034, 0.080, 0.0],     # pinky MCP
+])
+FINGER_SEGMENTS: np.ndarray = np.array([
+    [0.045, 0.032, 0.028],    # thumb metacarpal, proximal, distal
+    [0.045, 0.025, 0.022],
+    [0.048, 0.029, 0.024],
+    [0.045, 0.028, 0.023],
+    [0.036, 0.021, 0.020],
+])
+# Anatomical (radial, distal, palmar) -> Blender rest frame, per side (0 left, 1 right): distal along the
+# T-pose arm (+/-X), the thumb forwards (-Y), the palm down (-Z).
+# (2, 3, 3): columns radial, distal, palmar.
+HAND_AXES: np.ndarray = np.array([[[0.0, -1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, -1.0]],
+                                  [[0.0, -1.0, 0.0], [-1.0, 0.0, 0.0], [0.0, 0.0, -1.0]]]).transpose(0, 2, 1)
+
+
+def _thumb_rest_direction() -> np.ndarray:
+    """(3,) the rest thumb's direction in anatomical axes: 40 degrees towards the radial side, 30 towards the palm
+    (the relaxed thumb of ``pipeline.fingers.THUMB_BASE``)."""
+    s, f = np.deg2rad(40.0), np.deg2rad(30.0)
+    return np.array([np.sin(s) * np.cos(f), np.cos(s) * np.cos(f), np.sin(f)])
+
+
+def _finger_rest_offsets() -> np.ndarray:
+    """(30, 3) rest offsets of the finger joints from their parents, metres, Blender frame."""
+    out = []
+    for side in (0, 1):
+        axes = HAND_AXES[side]
+        for f in range(len(FINGERS)):
+            along = _thumb_rest_direction() if f == 0 else np.array([0.0, 1.0, 0.0])
+            out.append(axes @ FINGER_KNUCKLES[f])
+            out.extend(axes @ (FINGER_SEGMENTS[f, k] * along) for k in (0, 1))
+    return np.array(out)
+
+
+FINGER_REST_OFFSETS: np.ndarray = _finger_rest_offsets()
+FULL_REST_OFFSETS: np.ndarray = np.concatenate([REST_OFFSETS, FINGER_REST_OFFSETS])
+# tails of the bones without a primary child: the body's (the hands keep theirs) and every finger's end segment
+FULL_LEAF_TAILS: dict[int, np.ndarray] = {
+    **LEAF_TAILS,
+    **{FULL_JOINT_INDEX[_finger_name(s, f, 2)]:
+       HAND_AXES[s] @ (FINGER_SEGMENTS[f, 2] * (_thumb_rest_direction() if f == 0 else np.array([0.0, 1.0, 0.0])))
+       for s in (0, 1) for f in range(len(FINGERS))}}
+
+
+def full_offsets(offsets: np.ndarray | None = None) -> np.ndarray:
+    """(J, 3) body offsets (metres) -> (J + 30, 3) offsets of the full skeleton: the fingers scaled with the
+    forearms (the hand's size follows the arm's)."""
+    body = REST_OFFSETS if offsets is None else np.asarray(offsets, dtype=np.float64)
+    arms = [JOINT_INDEX["hand_l"], JOINT_INDEX["hand_r"]]
+    scale = float(np.linalg.norm(body[arms], axis=-1).mean() / np.linalg.norm(REST_OFFSETS[arms], axis=-1).mean())
+    return np.concatenate([body, scale * FINGER_REST_OFFSETS]).astype(body.dtype)
+
 # --- MediaPipe Pose: 33 landmarks, in MediaPipe's order -----------------------------------
 MP_LANDMARK_NAMES: tuple[str, ...] = (
     "nose", "left_eye_inner", "left_eye", "left_eye_outer", "right_eye_inner", "right_eye",
@@ -241,3 +337,32 @@ MP_ANCHOR_OFFSET: np.ndarray = np.array([_LANDMARK_ANCHORS[n][1] for n in MP_LAN
 # Landmarks that sit exactly on a joint: {landmark index: joint index}.
 MP_TO_JOINT: dict[int, int] = {i: int(MP_ANCHOR_JOINT[i]) for i in range(NUM_LANDMARKS)
                                if not MP_ANCHOR_OFFSET[i].any()}
+
+
+# --- Layouts: the body skeleton or the full one, chosen by joint count ----------------------------------------
+@dataclass(frozen=True)
+class Layout:
+    """One skeleton's tables: names, index, parents, primary children, leaf tails and rest offsets (the body's
+    ``JOINT_*`` arrays, or the ``FULL_*`` ones with fingers)."""
+    names: tuple[str, ...]
+    index: dict
+    parents: np.ndarray
+    primary_child: np.ndarray
+    leaf_tails: dict
+    rest_offsets: np.ndarray
+
+    @property
+    def size(self) -> int:
+        return len(self.names)
+
+
+BODY = Layout(JOINT_NAMES, JOINT_INDEX, PARENTS, PRIMARY_CHILD, LEAF_TAILS, REST_OFFSETS)
+FULL = Layout(FULL_JOINT_NAMES, FULL_JOINT_INDEX, FULL_PARENTS, FULL_PRIMARY_CHILD, FULL_LEAF_TAILS, FULL_REST_OFFSETS)
+
+
+def layout_for(num_joints: int) -> Layout:
+    """BODY for 22 joints, FULL for 52; ValueError otherwise."""
+    for lay in (BODY, FULL):
+        if num_joints == lay.size:
+            return lay
+    raise ValueError(f"expected {NUM_JOINTS} (body) or {NUM_FULL_JOINTS} (body and fingers) joints, got {num_joints}")

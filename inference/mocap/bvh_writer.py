@@ -42,12 +42,21 @@ def _depth_first(parents: np.ndarray) -> list[int]:
     return order
 
 
-def _end_site(j: int, offsets: np.ndarray, canonical: bool) -> np.ndarray:
-    """Leaf tail (3,) metres, Blender frame: LEAF_TAILS scaled with the bone, else half the bone."""
+def _known_tails(parents: np.ndarray) -> tuple[dict[int, np.ndarray], np.ndarray] | None:
+    """(leaf tails, rest offsets) of the canonical body or full (body + fingers) skeleton, else None."""
+    for par, tails, rest in ((skeleton.PARENTS, skeleton.LEAF_TAILS, skeleton.REST_OFFSETS),
+                             (skeleton.FULL_PARENTS, skeleton.FULL_LEAF_TAILS, skeleton.FULL_REST_OFFSETS)):
+        if len(parents) == len(par) and np.array_equal(parents, par):
+            return tails, rest
+    return None
+
+
+def _end_site(j: int, offsets: np.ndarray, known) -> np.ndarray:
+    """Leaf tail (3,) metres, Blender frame: the skeleton's leaf tail scaled with the bone, else half the bone."""
     length = float(np.linalg.norm(offsets[j]))
-    if canonical and j in skeleton.LEAF_TAILS:
-        rest = float(np.linalg.norm(skeleton.REST_OFFSETS[j]))
-        return skeleton.LEAF_TAILS[j] * (length / rest if rest > 0 else 1.0)
+    if known is not None and j in known[0]:
+        rest = float(np.linalg.norm(known[1][j]))
+        return known[0][j] * (length / rest if rest > 0 else 1.0)
     return 0.5 * offsets[j] if length > 0 else np.array([0.0, 0.0, 0.1])
 
 
@@ -104,7 +113,7 @@ def bvh_text(local_rot: np.ndarray, root_translation: np.ndarray, fps: float,
     local_rot, root_t, fps, offsets, names, parents, order = _check_inputs(
         local_rot, root_translation, fps, offsets, names, parents, units, euler_order)
     scale = _UNIT_SCALE[units]
-    canonical = len(parents) == skeleton.NUM_JOINTS and np.array_equal(parents, skeleton.PARENTS)
+    known = _known_tails(parents)
     rot_chans = " ".join(f"{a}rotation" for a in order)
     kids = {j: [c for c in range(len(parents)) if parents[c] == j] for j in range(len(parents))}
     order_j = _depth_first(parents)
@@ -123,7 +132,7 @@ def bvh_text(local_rot: np.ndarray, root_translation: np.ndarray, fps: float,
         for c in kids[j]:
             emit(c, depth + 1)
         if not kids[j]:
-            tail = BVH_FROM_BLENDER @ _end_site(j, offsets, canonical) * scale
+            tail = BVH_FROM_BLENDER @ _end_site(j, offsets, known) * scale
             out.extend([f"{ind}\tEnd Site", f"{ind}\t{{", f"{ind}\t\tOFFSET {_fmt(tail)}", f"{ind}\t}}"])
         out.append(f"{ind}}}")
 

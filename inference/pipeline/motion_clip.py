@@ -14,7 +14,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import numpy as np
 
@@ -24,6 +24,7 @@ from ..core.rotations import quat_normalize
 
 _ARRAYS = ("times_s", "frame_indices", "local_rot", "root_translation", "joints", "offsets", "confidence",
            "keyed")
+_FINGER_ARRAYS = ("fingers", "finger_keyed")    # present when the clip has fingers
 _INFO_ARRAY = "info."           # npz key prefix of ndarray values in ``info``
 FORMAT_ID = "uplift-motion-clip"
 FORMAT_VERSION = 1
@@ -40,7 +41,9 @@ class MotionClip:
     positions = FK(local_rot, root_translation, offsets). offsets (J, 3) float32 m rest offsets of
     this body. confidence (T,) float32 0..1 (0 = no detection). keyed (T,) bool frames to key
     (False inside long detection gaps). timings: seconds per stage. info: extras (JSON-able values
-    or ndarrays).
+    or ndarrays). fingers (T, 30, 4) float32 wxyz rest-relative local rotations of
+    ``skeleton.FINGER_JOINT_NAMES`` (every frame filled) and finger_keyed (T, 2) bool per hand (left, right),
+    or None when hands were not tracked (``full_motion`` joins them to the body).
     """
     fps: float
     times_s: np.ndarray
@@ -55,6 +58,12 @@ class MotionClip:
     timings: dict[str, float] = field(default_factory=dict)
     source: str = ""
     info: dict = field(default_factory=dict)
+    fingers: np.ndarray | None = None
+    finger_keyed: np.ndarray | None = None
+
+    @property
+    def has_fingers(self) -> bool:
+        return self.fingers is not None
 
     @property
     def num_frames(self) -> int:
@@ -121,10 +130,40 @@ def dense_motion(clip: MotionClip) -> tuple[np.ndarray, np.ndarray]:
     return np.where(keyed[:, None, None], q, fill_q), np.where(keyed[:, None], root, fill_r)
 
 
+class FullMotion(NamedTuple):
+    """A clip on the full skeleton (body, then fingers when the clip has them): names (J',), parents (J',) int64,
+    local_rot (T, J', 4) float64 wxyz, root_translation (T, 3) m, offsets (J', 3) m, keyed (T, J') bool (a finger
+    joint is keyed where the body is and its hand was seen)."""
+    names: tuple[str, ...]
+    parents: np.ndarray
+    local_rot: np.ndarray
+    root_translation: np.ndarray
+    offsets: np.ndarray
+    keyed: np.ndarray
+
+
+def full_motion(clip: MotionClip, dense: bool = False) -> FullMotion:
+    """The clip's body and finger motion as one skeleton (``FullMotion``); the body alone when it has no fingers.
+    ``dense``: body rotations and root filled at unkeyed frames (``dense_motion``)."""
+    q, root = dense_motion(clip) if dense else (np.asarray(clip.local_rot, np.float64),
+                                                 np.asarray(clip.root_translation, np.float64))
+    keyed = np.asarray(clip.keyed, bool)
+    body_keyed = np.repeat(keyed[:, None], q.shape[1], axis=1)
+    if not clip.has_fingers:
+        return FullMotion(tuple(clip.joint_names), skeleton.PARENTS, q, root, np.asarray(clip.offsets, np.float64),
+                          body_keyed)
+    per_hand = skeleton.NUM_FINGER_JOINTS // 2
+    hands = np.repeat(np.asarray(clip.finger_keyed, bool), per_hand, axis=1) & keyed[:, None]
+    return FullMotion(skeleton.FULL_JOINT_NAMES, skeleton.FULL_PARENTS,
+                      np.concatenate([q, np.asarray(clip.fingers, np.float64)], axis=1), root,
+                      skeleton.full_offsets(np.asarray(clip.offsets, np.float64)),
+                      np.concatenate([body_keyed, hands], axis=1))
+
+
 # --- writers ----------------------------------------------------------------------------------------
 def write_npz(clip: MotionClip, path: str | os.PathLike) -> None:
     """Every field, exactly (``read_npz`` gives the same arrays, dtypes and dicts back)."""
-    arrays = {k: np.asarray(getattr(clip, k)) for k in _ARRAYS}
+    arrays = {k: np.asarray(getattr(clip, k)) for k in _ARRAYS + _FINGER_ARRAYS if getattr(clip, k) is not None}
     info_arrays = {_INFO_ARRAY + k: v for k, v in clip.info.items() if isinstance(v, np.ndarray)}
     info_rest = {k: v for k, v in clip.info.items() if not isinstance(v, np.ndarray)}
     with open(path, "wb") as fh:  # a file object: np.savez would otherwise append ".npz" to any name
@@ -146,7 +185,7 @@ def read_npz(path: str | os.PathLike) -> MotionClip:
     with z:
         if "format" not in z.files or not str(z["format"]).startswith(FORMAT_ID + "/"):
             raise ValueError(f"{path}: not a motion clip (.npz written by uplift convert/lift)")
-        arrays = {k: z[k] for k in _ARRAYS}
+        arrays = {k: z[k] for k in _ARRAYS + _FINGER_ARRAYS if k in z.files}
         info = json.loads(str(z["info"]))
         info.update({k[len(_INFO_ARRAY):]: z[k] for k in z.files if k.startswith(_INFO_ARRAY)})
         return MotionClip(fps=float(z["fps"]), **arrays, joint_names=tuple(str(n) for n in z["joint_names"]),
@@ -156,7 +195,10 @@ def read_npz(path: str | os.PathLike) -> MotionClip:
 def write_json(clip: MotionClip, path: str | os.PathLike, decimals: int = 6) -> None:
     """Human-readable JSON: header (format, fps, joint names and parents, offsets, source, timings,
     info) and ``frames``: one object per sample with time_s, frame, keyed, confidence,
-    root_translation [x, y, z] m, local_rot [[w, x, y, z] per joint] and joints [[x, y, z] per joint] m."""
+    root_translation [x, y, z] m, local_rot [[w, x, y, z] per joint] and joints [[x, y, z] per joint] m.
+    A clip with fingers adds finger_joint_names, finger_parents (indices into joint names + finger joint names)
+    and finger_offsets to the header, finger_keyed [left, right] and finger_rot [[w, x, y, z] per finger joint]
+    to each frame."""
     def r(a):
         return np.round(np.asarray(a, dtype=np.float64), decimals).tolist()
 
@@ -165,12 +207,22 @@ def write_json(clip: MotionClip, path: str | os.PathLike, decimals: int = 6) -> 
                "keyed": bool(clip.keyed[i]), "confidence": round(float(clip.confidence[i]), 4),
                "root_translation": root[i], "local_rot": local[i], "joints": joints[i]}
               for i in range(clip.num_frames)]
+    if clip.has_fingers:
+        fingers = r(clip.fingers)
+        for i, frame in enumerate(frames):
+            frame["finger_keyed"] = [bool(k) for k in clip.finger_keyed[i]]
+            frame["finger_rot"] = fingers[i]
     doc = {"format": FORMAT_ID, "version": FORMAT_VERSION,
            "conventions": "Blender world: Z up, metres, character faces -Y; quaternions wxyz, rest-relative "
                           "local (joint 0: pelvis world rotation)",
            "fps": clip.fps, "num_frames": clip.num_frames, "source": clip.source,
            "joint_names": list(clip.joint_names), "parents": skeleton.PARENTS.tolist(),
-           "offsets": r(clip.offsets), "timings": _jsonable(clip.timings), "info": _jsonable(clip.info),
+           "offsets": r(clip.offsets),
+           **({"finger_joint_names": list(skeleton.FINGER_JOINT_NAMES),
+               "finger_parents": skeleton.FULL_PARENTS[skeleton.NUM_JOINTS:].tolist(),
+               "finger_offsets": r(skeleton.full_offsets(clip.offsets)[skeleton.NUM_JOINTS:])}
+              if clip.has_fingers else {}),
+           "timings": _jsonable(clip.timings), "info": _jsonable(clip.info),
            "frames": frames}
     with open(path, "w", encoding="utf-8") as fh:
         json.dump(doc, fh, indent=1)
@@ -179,9 +231,11 @@ def write_json(clip: MotionClip, path: str | os.PathLike, decimals: int = 6) -> 
 
 def write_clip_bvh(clip: MotionClip, path: str | os.PathLike, units: str = "m") -> None:
     """BVH (Y up, opens in Blender's importer) through ``bvh_writer.write_bvh``; dense: unkeyed
-    frames are filled by ``dense_motion``. One BVH frame per sample at ``clip.fps``."""
-    q, root = dense_motion(clip)
-    _write_bvh_file(path, q, root, clip.fps, offsets=np.asarray(clip.offsets, dtype=np.float64), units=units)
+    frames are filled by ``dense_motion``. One BVH frame per sample at ``clip.fps``; with fingers, the full
+    skeleton (``full_motion``)."""
+    m = full_motion(clip, dense=True)
+    _write_bvh_file(path, m.local_rot, m.root_translation, clip.fps, offsets=m.offsets, names=m.names,
+                    parents=m.parents, units=units)
 
 
 # --- registry ---------------------------------------------------------------------------------------
@@ -284,5 +338,5 @@ def write_atomically(path: str | os.PathLike, write: Callable[[Path], None]) -> 
         folder.rmdir()
 
 
-__all__ = ["MotionClip", "clip_from_motion", "dense_motion", "write_npz", "read_npz", "write_json", "write_clip_bvh", "Writer", "WRITERS",
+__all__ = ["MotionClip", "clip_from_motion", "dense_motion", "FullMotion", "full_motion", "write_npz", "read_npz", "write_json", "write_clip_bvh", "Writer", "WRITERS",
            "register_writer", "parse_formats", "format_for_path", "write_clip", "write_atomically"]

@@ -4,12 +4,14 @@
     lift_detections(detections, options, progress, cancel, uplifter) -> MotionClip
 
 Stages (names used for ``progress`` and ``MotionClip.timings``): "detect" (video decoding and
-MediaPipe, timed as "read" and "detect"; ``options.person`` picks one of several people), "flips"
+MediaPipe, timed as "read" and "detect"; ``options.person`` picks one of several people), "hands" (a second
+pass for the kept person's hands, ``options.hands``), "flips"
 (``flips.repair_swaps``), "gaps" (``gaps.fill_gaps``), "lift" (normalisation and
 the ONNX uplifter at its own frame rate, resampling when the video's differs; loading the model
 is timed as "load": ``convert_video`` loads it in the background during detection; then the body's
 offsets, ``proportions``, and the limb directions, ``limb_fusion``), "world"
-(``world_motion.solve_world``) and "smooth" (``smoothing``). ``progress(stage, done, total)`` is called from the calling thread;
+(``world_motion.solve_world``), "smooth" (``smoothing``) and "fingers" (``finger_motion``).
+``progress(stage, done, total)`` is called from the calling thread;
 ``cancel`` (a ``threading.Event``) is checked between frames and stages and raises ``Cancelled``.
 Every failure a user can cause or fix is a ``PipelineError`` with a one-line message.
 """
@@ -31,7 +33,9 @@ from .providers import (UplifterLoader, device_label, get_uplifter, resolve_prov
 from .detect import DEFAULT_MODEL as DEFAULT_TASK_PATH
 from .detect import DELEGATES, DetectOptions, Detections, detect_video
 from .detect_parallel import DetectionWorkerError
+from .finger_motion import solve_fingers
 from .flips import repair_swaps
+from .hands import HandOptions, HandTracks, detect_hands
 from .gaps import fill_gaps
 from .limb_fusion import fuse_limb_directions
 from .motion_clip import MotionClip
@@ -44,7 +48,7 @@ from .video import VideoError
 from .world_motion import CAMERA_MOTIONS, WorldOptions, solve_world
 
 Progress = Callable[[str, int, int], None]
-STAGES = ("detect", "flips", "gaps", "lift", "world", "smooth")
+STAGES = ("detect", "hands", "flips", "gaps", "lift", "world", "smooth", "fingers")
 _FALLBACK_FPS = 30.0
 
 
@@ -68,7 +72,8 @@ class ConvertOptions:
     (CPU when it cannot start; the clip's ``info["warnings"]`` says so); ``camera_motion`` "auto" finds a camera
     that travels with the actor and then takes the root's travel from the planted feet (``world_motion`` step 7;
     ``info["camera_motion"]``), "static" / "moving" say so. Contacts, planting and smoothing run at the
-    clip's own rate (video fps / stride)."""
+    clip's own rate (video fps / stride). ``hands``: track both hands (``hands.detect_hands``, a second pass
+    looking at every ``hands_every``-th frame) and give the clip finger motion (``finger_motion``)."""
     start_s: float = 0.0
     end_s: float | None = None
     stride: int = 1
@@ -88,6 +93,8 @@ class ConvertOptions:
     workers: int | None = None
     detect_device: str = "cpu"
     camera_motion: str = "auto"
+    hands: bool = True
+    hands_every: int = 2
 
     def validate(self) -> None:
         """Raise PipelineError naming the first bad setting."""
@@ -109,6 +116,8 @@ class ConvertOptions:
             raise PipelineError(f"camera must be one of {', '.join(CAMERA_MOTIONS)}, got {self.camera_motion!r}")
         if self.detect_device not in DELEGATES:
             raise PipelineError(f"pose detection device must be one of {', '.join(DELEGATES)}, got {self.detect_device!r}")
+        if int(self.hands_every) != self.hands_every or self.hands_every < 1:
+            raise PipelineError(f"hands every must be a positive whole number of frames, got {self.hands_every}")
         if self.workers is not None and (int(self.workers) != self.workers or self.workers < 1):
             raise PipelineError(f"workers must be a number >= 1, got {self.workers}")
 
@@ -168,15 +177,24 @@ def convert_video(path, options: ConvertOptions | None = None, progress: Progres
     except (FileNotFoundError, ValueError) as err:  # missing .task bundle; bad range
         raise PipelineError(f"{path}: {err}".splitlines()[0]) from err
     wall = time.perf_counter() - t0
+    hands = run.stage("hands", _track_hands, path, det, o, run) if o.hands and det.detected.any() else None
     if loader is not None:
         t0 = time.perf_counter()
         uplifter = loader.result()
         run.timings["load"] = time.perf_counter() - t0  # only the wait after detection: the cost it adds
-    clip = lift_detections(det, o, progress, cancel, uplifter)
+    clip = lift_detections(det, o, progress, cancel, uplifter, hands=hands)
     clip.timings = {"read": max(wall - det.detect_s, 0.0), "detect": det.detect_s,
                     **run.timings, **clip.timings}
     clip.timings["total"] = sum(v for k, v in clip.timings.items() if k != "total")
     return clip
+
+
+def _track_hands(path: Path, det: Detections, o: ConvertOptions, run: "_Run") -> HandTracks:
+    try:
+        return detect_hands(path, det, HandOptions(every=int(o.hands_every)),
+                            progress=lambda done, total: run.report("hands", done, total))
+    except FileNotFoundError as err:                    # the hand model is missing from this install
+        raise PipelineError(str(err)) from err
 
 
 def _people_warning(det: Detections, o: ConvertOptions) -> list[str]:
@@ -244,8 +262,10 @@ def _fk(local_rot: np.ndarray, root: np.ndarray, offsets: np.ndarray) -> np.ndar
 
 
 def lift_detections(det: Detections, options: ConvertOptions | None = None, progress: Progress | None = None,
-                    cancel: threading.Event | None = None, uplifter: Uplifter | None = None) -> MotionClip:
-    """Detections (2D landmarks of one person) -> MotionClip: flips, gaps, lift, world, smooth.
+                    cancel: threading.Event | None = None, uplifter: Uplifter | None = None,
+                    hands: HandTracks | None = None) -> MotionClip:
+    """Detections (2D landmarks of one person) -> MotionClip: flips, gaps, lift, world, smooth; with ``hands``
+    (the same frames' ``HandTracks``) also fingers.
 
     Raises NoPersonError when no frame has the person, PipelineError for a model problem,
     Cancelled when ``cancel`` is set."""
@@ -293,6 +313,8 @@ def lift_detections(det: Detections, options: ConvertOptions | None = None, prog
         return local, root, joints, before, (rotation_jitter_deg(local, fps, keyed), position_jitter_mm(joints, keyed))
 
     local, root, joints, before, after = run.stage("smooth", smooth)
+    fingers = (run.stage("fingers", solve_fingers, hands.world, hands.found, det.times_s, fps, o.smoothing, o.max_gap_s)
+               if hands is not None else None)
     camera = {k: (v.tolist() if isinstance(v, np.generic) else v) for k, v in world.camera.items()}
     info = {"width": int(det.width), "height": int(det.height), "video_fps": float(det.fps), "stride": int(det.stride),
             "frames": n, "detected_frames": int(det.detected.sum()), "detected_fraction": det.detected_fraction,
@@ -307,6 +329,7 @@ def lift_detections(det: Detections, options: ConvertOptions | None = None, prog
             "lift_fps": float(uplifter.fps), "resampled_for_lift": resampled,
             "model_version": uplifter.model_version, "provider": uplifter.session.get_providers()[0],
             "detect_processes": int(det.processes),
+            **({"hands_keyed_fraction": fingers.keyed_fraction, "hands_every": int(o.hands_every)} if fingers else {}),
             "warnings": ([det.device_note] if det.device_note else []) + _people_warning(det, o),
             "notes": ([f"the camera moves (the feet travel {camera['travel_feet_m']:.1f} m, the person's place in "
                        f"the image {camera['travel_camera_m']:.1f} m): root travel taken from the feet; say the "
@@ -321,7 +344,8 @@ def lift_detections(det: Detections, options: ConvertOptions | None = None, prog
         frame_indices=np.asarray(det.frame_indices, np.int64),
         local_rot=local.astype(np.float32), root_translation=root.astype(np.float32), joints=joints.astype(np.float32),
         offsets=offsets.astype(np.float32), confidence=_confidence(det), keyed=keyed,
-        timings=timings, source=str(det.source), info=info)
+        timings=timings, source=str(det.source), info=info,
+        fingers=None if fingers is None else fingers.rotations, finger_keyed=None if fingers is None else fingers.keyed)
 
 
 __all__ = ["ConvertOptions", "PipelineError", "NoPersonError", "Cancelled", "STAGES", "convert_video",

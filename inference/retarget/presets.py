@@ -66,8 +66,32 @@ PRESETS: dict[str, dict[str, str]] = {
     # our own armature (addon/armature.py) and BVH export: canonical names
     "ours": {n: n for n in sk.JOINT_NAMES},
 }
+
+
+def _fingers(template) -> dict[str, str]:
+    """Finger joint -> bone name from ``template(side "l"/"r", finger index 0..4 (thumb first), joint 1..3)``."""
+    out = {}
+    for name in sk.FINGER_JOINT_NAMES:
+        side, finger, k = sk.finger_joint(name)
+        out[name] = template("lr"[side], finger, k + 1)
+    return out
+
+
+_MIXAMO_FINGERS = ("Thumb", "Index", "Middle", "Ring", "Pinky")
+_RIGIFY_FINGERS = ("thumb", "f_index", "f_middle", "f_ring", "f_pinky")
+# Finger bones per preset (optional: a rig without them is keyed without fingers).
+PRESET_FINGERS: dict[str, dict[str, str]] = {
+    "mixamo": _fingers(lambda s, f, k: f"{'Left' if s == 'l' else 'Right'}Hand{_MIXAMO_FINGERS[f]}{k}"),
+    "cmu_mb": _fingers(lambda s, f, k: f"{'Left' if s == 'l' else 'Right'}Hand{_MIXAMO_FINGERS[f]}{k}"),  # HumanIK
+    "rigify": _fingers(lambda s, f, k: f"DEF-{_RIGIFY_FINGERS[f]}.0{k}.{s.upper()}"),
+    "rigify_meta": _fingers(lambda s, f, k: f"{_RIGIFY_FINGERS[f]}.0{k}.{s.upper()}"),
+    "rigify_fk": _fingers(lambda s, f, k: f"{_RIGIFY_FINGERS[f]}.0{k}.{s.upper()}"),
+    "unreal": _fingers(lambda s, f, k: f"{sk.FINGERS[f]}_0{k}_{s}"),
+    "ours": {n: n for n in sk.FINGER_JOINT_NAMES},
+}
 for _name, _preset in PRESETS.items():
     assert set(_preset) == set(sk.JOINT_NAMES), _name
+    assert set(PRESET_FINGERS[_name]) == set(sk.FINGER_JOINT_NAMES), _name
 # Names shown to users (the add-on's Bone Mapping menu); one per preset.
 PRESET_LABELS: dict[str, str] = {"mixamo": "Mixamo", "cmu_mb": "CMU / MotionBuilder", "rigify": "Rigify (DEF bones)",
                                  "rigify_meta": "Rigify Metarig", "rigify_fk": "Rigify FK Controls",
@@ -235,7 +259,42 @@ def _keyword_mapping(names: list[str], parents: list[int] | None) -> dict[str, i
             if common:
                 mapping["pelvis"] = common[0]
         _fit_spine(mapping, parents, keep_neck=True)
+    mapping.update(_finger_mapping(names, set(mapping.values())))
     return mapping
+
+
+_FINGER_WORDS = {"thumb": 0, "index": 1, "middle": 2, "ring": 3, "pinky": 4, "little": 4, "pinkie": 4}
+_FINGER_NUMBERED = re.compile(r"finger[ _.-]?([1-5])[ _.-]?(\d)", re.IGNORECASE)      # MakeHuman: finger2-1.L
+
+
+def _finger_mapping(names: list[str], used: set[int]) -> dict[str, int]:
+    """Finger joints of a custom rig: bones naming a finger (thumb, index, ..., or fingerN-K) and a side, three
+    per finger and side, ordered by their number (metacarpal-like extra bones make it four: the last three)."""
+    groups: dict[tuple[int, int], list[tuple[int, int]]] = {}
+    for i, n in enumerate(names):
+        if i in used:
+            continue
+        toks, side = _tokens(n)
+        base = _PREFIXES.sub("", strip_namespace(n))
+        numbered = _FINGER_NUMBERED.search(base)
+        words = [_FINGER_WORDS[t] for t in toks if t in _FINGER_WORDS]
+        digits = re.findall(r"\d+", base)
+        if not side or not digits or any(t in ("meta", "metacarpal", "carpal", "palm") for t in toks):
+            continue
+        if numbered:
+            finger, number = int(numbered.group(1)) - 1, int(numbered.group(2))
+        elif len(words) == 1:
+            finger, number = words[0], int(digits[-1])
+        else:
+            continue
+        groups.setdefault(("lr".index(side), finger), []).append((number, i))
+    out = {}
+    for (side, finger), bones in groups.items():
+        chain = [i for _, i in sorted(bones)][-3:]
+        if len(chain) == 3 and len({num for num, _ in bones}) == len(bones):
+            for k, i in enumerate(chain):
+                out[f"{sk.FINGERS[finger]}_{k + 1:02d}_{'lr'[side]}"] = i
+    return out
 
 
 def _parent_indices(names: list[str], parents) -> list[int] | None:
@@ -266,8 +325,8 @@ def _bare_index(names: list[str]) -> dict[str, int]:
 
 
 def preset_mapping(preset: str, bone_names, parents=None) -> tuple[dict[str, str], float]:
-    """The mapping of one preset on an armature: (mapping of the joints whose bone exists, fraction
-    of the preset's bones found). With ``parents`` the spine is re-fitted as in ``auto_detect``, except for the
+    """The mapping of one preset on an armature: (mapping of the joints whose bone exists, body and fingers;
+    fraction of the preset's body bones found). With ``parents`` the spine is re-fitted as in ``auto_detect``, except for the
     ``FIXED_SPINE`` presets when the rig has every spine bone they name.
     KeyError for an unknown preset."""
     if preset not in PRESETS:
@@ -279,7 +338,9 @@ def preset_mapping(preset: str, bone_names, parents=None) -> tuple[dict[str, str
     found = {j: bare[b] for j, b in table.items() if b in bare}
     if par is not None and found and not (preset in FIXED_SPINE and all(j in found for j in _SPINE)):
         _fit_spine(found, par, keep_neck=False)
-    return {j: names[i] for j, i in found.items()}, round(sum(b in bare for b in table.values()) / len(table), 3)
+    fingers = {j: bare[b] for j, b in PRESET_FINGERS[preset].items() if b in bare and bare[b] not in found.values()}
+    return ({j: names[i] for j, i in {**found, **fingers}.items()},
+            round(sum(b in bare for b in table.values()) / len(table), 3))
 
 
 def auto_detect(bone_names, parents=None) -> tuple[str, dict[str, str], float]:
@@ -304,5 +365,6 @@ def auto_detect(bone_names, parents=None) -> tuple[str, dict[str, str], float]:
     if best is not None and best_score >= PRESET_MIN_SCORE:
         return (best, *preset_mapping(best, names, parents))
     found = _keyword_mapping(names, par)
-    ordered = {j: names[found[j]] for j in sk.JOINT_NAMES if j in found}
-    return "custom", ordered, round(FUZZY_CONFIDENCE * len(ordered) / sk.NUM_JOINTS, 3)
+    ordered = {j: names[found[j]] for j in sk.FULL_JOINT_NAMES if j in found}
+    body = sum(j in found for j in sk.JOINT_NAMES)
+    return "custom", ordered, round(FUZZY_CONFIDENCE * body / sk.NUM_JOINTS, 3)

@@ -97,18 +97,21 @@ def rig_from_heads_tails(names, parents, heads, tails, rolls, object_matrix=None
 
 
 def canonical_bone_vectors(offsets) -> np.ndarray:
-    """(J, 3) rest vector of each canonical joint's bone: offset of its primary child, or its leaf tail."""
+    """(J, 3) rest vector of each canonical joint's bone: offset of its primary child, or its leaf tail.
+    J: the body skeleton's joints or the full skeleton's (``skeleton.layout_for``)."""
     offsets = np.asarray(offsets, dtype=np.float64)
-    if offsets.shape != (sk.NUM_JOINTS, 3):
+    if offsets.ndim != 2 or offsets.shape[1] != 3:
         raise ValueError(f"offsets: expected ({sk.NUM_JOINTS}, 3), got {offsets.shape}")
-    child = sk.PRIMARY_CHILD
-    leaf = np.array([sk.LEAF_TAILS.get(j, np.zeros(3)) for j in range(sk.NUM_JOINTS)])
+    lay = sk.layout_for(offsets.shape[0])
+    child = lay.primary_child
+    leaf = np.array([lay.leaf_tails.get(j, np.zeros(3)) for j in range(lay.size)])
     return np.where((child >= 0)[:, None], offsets[np.maximum(child, 0)], leaf)
 
 
 def canonical_world_dirs(local_rot, offsets) -> np.ndarray:
     """(T, J, 4) rest-relative local rotations -> (T, J, 3) unit world direction of every canonical bone."""
-    glob = forward_kinematics(np.asarray(local_rot, dtype=np.float64), np.zeros(3), offsets, sk.PARENTS)[1]
+    parents = sk.layout_for(np.shape(offsets)[0]).parents
+    glob = forward_kinematics(np.asarray(local_rot, dtype=np.float64), np.zeros(3), offsets, parents)[1]
     d = np.einsum("tjab,jb->tja", glob, canonical_bone_vectors(offsets))
     return d / np.linalg.norm(d, axis=-1, keepdims=True)
 
@@ -135,18 +138,21 @@ class RetargetResult:
         return ([self.root_bone] if self.root_bone else []) + out
 
 
-def mapped_joints(rig: TargetRig, mapping: dict[str, str]) -> np.ndarray:
-    """(B,) canonical joint index driving each target bone, -1 if unmapped; ValueError on bad mapping."""
+def mapped_joints(rig: TargetRig, mapping: dict[str, str], num_joints: int = sk.NUM_FULL_JOINTS) -> np.ndarray:
+    """(B,) canonical joint index driving each target bone, -1 if unmapped; ValueError on bad mapping.
+    Finger joints (``skeleton.FULL_JOINT_NAMES``) beyond ``num_joints`` (motion without fingers) drive nothing."""
     index = rig.index
     out = np.full(len(rig.names), -1, dtype=np.int64)
     for joint, bone in mapping.items():
-        if joint not in sk.JOINT_INDEX:
-            raise ValueError(f"mapping: {joint!r} is not a canonical joint ({', '.join(sk.JOINT_NAMES)})")
+        if joint not in sk.FULL_JOINT_INDEX:
+            raise ValueError(f"mapping: {joint!r} is not a canonical joint ({', '.join(sk.JOINT_NAMES)}, or a finger "
+                             f"joint such as {sk.FINGER_JOINT_NAMES[0]})")
         if bone not in index:
             raise ValueError(f"mapping: target bone {bone!r} (for {joint}) is not in the armature")
         if out[index[bone]] >= 0:
             raise ValueError(f"mapping: bone {bone!r} is mapped twice")
-        out[index[bone]] = sk.JOINT_INDEX[joint]
+        if sk.FULL_JOINT_INDEX[joint] < num_joints:
+            out[index[bone]] = sk.FULL_JOINT_INDEX[joint]
     return out
 
 
@@ -199,17 +205,19 @@ def retarget(rig: TargetRig, mapping: dict[str, str], local_rot, root_translatio
              root_motion: bool = True) -> RetargetResult:
     """Canonical motion -> pose values for ``rig``.
 
-    local_rot: (T, J, 4) wxyz rest-relative local rotations (skeleton.py convention); root_translation:
-    (T, 3) metres, pelvis world position (floor at Z = 0); offsets: (J, 3) metres, the clip's rest offsets.
+    local_rot: (T, J, 4) wxyz rest-relative local rotations (skeleton.py convention; J the body's joints or
+    the full skeleton's, ``skeleton.layout_for``); root_translation: (T, 3) metres, pelvis world position
+    (floor at Z = 0); offsets: (J, 3) metres, the clip's rest offsets. Finger joints the rig lacks are skipped.
     """
     local_rot = np.asarray(local_rot, dtype=np.float64)
-    if local_rot.ndim != 3 or local_rot.shape[1:] != (sk.NUM_JOINTS, 4):
-        raise ValueError(f"local_rot: expected (T, {sk.NUM_JOINTS}, 4), got {local_rot.shape}")
+    if local_rot.ndim != 3 or local_rot.shape[2] != 4 or local_rot.shape[1] not in (sk.NUM_JOINTS, sk.NUM_FULL_JOINTS):
+        raise ValueError(f"local_rot: expected (T, {sk.NUM_JOINTS} or {sk.NUM_FULL_JOINTS}, 4), got {local_rot.shape}")
+    lay = sk.layout_for(local_rot.shape[1])
     root_translation = np.asarray(root_translation, dtype=np.float64)
     if root_translation.shape != (local_rot.shape[0], 3):
         raise ValueError(f"root_translation: expected ({local_rot.shape[0]}, 3), got {root_translation.shape}")
-    joint_of = mapped_joints(rig, mapping)
-    pos, glob = forward_kinematics(local_rot, root_translation, offsets, sk.PARENTS)
+    joint_of = mapped_joints(rig, mapping, lay.size)
+    pos, glob = forward_kinematics(local_rot, root_translation, offsets, lay.parents)
     src_vec = canonical_bone_vectors(offsets)
     rest_rot, heads, tails = rig.world_rest()
     t, nb = local_rot.shape[0], len(rig.names)
@@ -263,7 +271,7 @@ def direction_errors_deg(target_dirs, joints, local_rot, offsets) -> np.ndarray:
     """(T, K) angle in degrees between target bone world directions (T, K, 3) and the canonical bones
     ``joints`` (K canonical names) of the motion (local_rot (T, J, 4), offsets (J, 3))."""
     target_dirs = np.asarray(target_dirs, dtype=np.float64)
-    src = canonical_world_dirs(local_rot, offsets)[:, [sk.JOINT_INDEX[j] for j in joints]]
+    src = canonical_world_dirs(local_rot, offsets)[:, [sk.FULL_JOINT_INDEX[j] for j in joints]]
     if target_dirs.shape != src.shape:
         raise ValueError(f"target_dirs: expected {src.shape}, got {target_dirs.shape}")
     tgt = target_dirs / np.maximum(np.linalg.norm(target_dirs, axis=-1, keepdims=True), 1e-12)
