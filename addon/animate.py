@@ -20,6 +20,7 @@ from types import SimpleNamespace
 
 import bpy
 
+from ..inference.pipeline.motion_clip import full_motion
 from ..inference.pipeline.run import ConvertOptions, PipelineError
 from ..inference.retarget.presets import preset_mapping
 from . import armature as arm
@@ -77,12 +78,14 @@ def strip_source(strip, scene, frame_range: tuple[int, int] | None = None) -> St
 def convert_options(source: StripSource, smoothing: float = 0.5, in_place: bool = False,
                     focal_mm: float | None = None, provider: str | None = None,
                     plant_feet: bool = True, workers: int | None = None,
-                    detect_device: str = "cpu", camera_motion: str = "AUTO", person: int = -1) -> ConvertOptions:
+                    detect_device: str = "cpu", camera_motion: str = "AUTO", person: int = -1,
+                    hands: bool = True) -> ConvertOptions:
     """Pipeline options for a strip; focal_mm None or 0: the pipeline's default; workers None: automatic."""
     return ConvertOptions(start_s=source.start_s, end_s=source.end_s, smoothing=float(smoothing),
                           in_place=bool(in_place), focal_mm=focal_mm or None, provider=provider,
                           plant_feet=bool(plant_feet), workers=workers, detect_device=detect_device,
-                          camera_motion=camera_motion.lower(), person=None if person < 0 else int(person))
+                          camera_motion=camera_motion.lower(), person=None if person < 0 else int(person),
+                          hands=bool(hands))
 
 
 def resolve_mapping(obj, preset: str = AUTO_MAPPING) -> tuple[str, dict[str, str], float]:
@@ -118,8 +121,9 @@ def apply_clip(context, clip, name: str, frame_start: float, target=None, preset
     if video_fps and abs(video_fps - fps) > 1e-3:
         warnings.append(f"scene runs at {fps:.4g} fps, the video at {video_fps:.4g} fps: keys play in real time, "
                         f"while the sequencer shows the video frame by frame")
+    motion = full_motion(clip)                     # body, and fingers when the clip has them
     if target is None:
-        obj = arm.create_canonical_armature(context, f"{name} Armature", clip.offsets)
+        obj = arm.create_canonical_armature(context, f"{name} Armature", motion.offsets)
         try:
             action = keying.key_motion_clip(obj, clip, name, scene=scene, frame_start=frame_start,
                                             time_origin_s=0.0)
@@ -140,9 +144,10 @@ def apply_clip(context, clip, name: str, frame_start: float, target=None, preset
         if "pelvis" not in mapping:
             raise PipelineError(f"armature {obj.name!r}: no bone mapped to the pelvis "
                                 f"(map it in the 3D View sidebar, Uplift tab)")
-        result = rig_io.retarget_onto(obj, clip.local_rot, clip.root_translation, clip.offsets, mapping)
+        result = rig_io.retarget_onto(obj, motion.local_rot, motion.root_translation, motion.offsets, mapping,
+                                      preset=preset)
         _keep_previous_action(obj)
-        action = rig_io.key_result(obj, result, name, frames=frames, keyed=clip.keyed,
+        action = rig_io.key_result(obj, result, name, frames=frames, keyed=motion.keyed,
                                    constants=rig_io.preset_constants(obj, preset))
         if confidence < 1.0:
             warnings.append(f"bone mapping {preset!r} guessed with confidence {confidence:.0%}: check it in the "
@@ -162,6 +167,7 @@ def reapply_motion(context, action, target, preset: str = AUTO_MAPPING, name: st
     fps = compat.scene_fps(context.scene)
     clip = SimpleNamespace(local_rot=stored.local_rot, root_translation=stored.root_translation,
                            offsets=stored.offsets, keyed=stored.keyed, fps=stored.fps, source=stored.source,
+                           fingers=stored.fingers, finger_keyed=stored.finger_keyed,
                            times_s=(stored.frames - stored.frames[0]) / fps)   # keeps the stored frames
     return apply_clip(context, clip, name or action.name, float(stored.frames[0]), target, preset,
                       scene=context.scene)

@@ -1,7 +1,8 @@
 """The canonical armature: one bone per ``inference.core.skeleton`` joint, T-pose rest, clean rolls.
 
-Bones are named ``skeleton.JOINT_NAMES``; bone j runs from joint j (its head) to its primary child
-(``skeleton.PRIMARY_CHILD``) or, for leaves, to joint + ``skeleton.LEAF_TAILS`` (scaled to the body).
+Bones are named ``skeleton.JOINT_NAMES`` (with finger offsets, ``skeleton.FULL_JOINT_NAMES``: the body's and
+three per finger; ``skeleton.layout_for`` picks the tables by the number of offsets); bone j runs from joint j
+(its head) to its primary child (``PRIMARY_CHILD``) or, for leaves, to joint + ``LEAF_TAILS`` (scaled to the body).
 Heads are the rest FK of the offsets, raised so the soles (ankle - ``skeleton.ANKLE_HEIGHT``) sit on Z = 0.
 
 Roll convention: each bone's rest frame (``bone.matrix_local``, armature space) is the shortest-arc
@@ -23,13 +24,15 @@ from ..inference.core import rotations as R
 from ..inference.core import skeleton as S
 from . import compat
 
-BONE_COLLECTIONS = ("Torso", "Arms", "Legs")
+BONE_COLLECTIONS = ("Torso", "Arms", "Legs", "Fingers")
 
 
 def _offsets(offsets) -> np.ndarray:
     off = S.REST_OFFSETS if offsets is None else np.asarray(offsets, dtype=np.float64)
-    if off.shape != (S.NUM_JOINTS, 3) or not np.all(np.isfinite(off)):
-        raise ValueError(f"offsets: expected finite ({S.NUM_JOINTS}, 3) metres, got shape {np.shape(offsets)}")
+    if off.ndim != 2 or off.shape[0] not in (S.NUM_JOINTS, S.NUM_FULL_JOINTS) or off.shape[1] != 3 \
+            or not np.all(np.isfinite(off)):
+        raise ValueError(f"offsets: expected finite ({S.NUM_JOINTS}, 3) or ({S.NUM_FULL_JOINTS}, 3) metres, got shape "
+                         f"{np.shape(offsets)}")
     if np.any(S.bone_lengths(off)[1:] <= 1e-6):
         raise ValueError("offsets: every non-root joint needs a non-zero offset from its parent")
     return off
@@ -38,14 +41,22 @@ def _offsets(offsets) -> np.ndarray:
 def rest_heads_tails(offsets=None) -> tuple[np.ndarray, np.ndarray]:
     """(J, 3) bone heads and (J, 3) tails, metres, armature space, T-pose standing on Z = 0."""
     off = _offsets(offsets)
-    heads = S.rest_positions(off)
+    lay = S.layout_for(off.shape[0])
+    heads = np.zeros_like(off)
+    for j in range(1, lay.size):
+        heads[j] = heads[lay.parents[j]] + off[j]
     feet = [S.JOINT_INDEX["foot_l"], S.JOINT_INDEX["foot_r"]]
     heads[:, 2] += S.ANKLE_HEIGHT - heads[feet, 2].min()
-    scale = S.bone_lengths(off).sum() / S.bone_lengths().sum()
+    scale = S.bone_lengths(off[:S.NUM_JOINTS]).sum() / S.bone_lengths().sum()
     tails = np.empty_like(heads)
-    for j in range(S.NUM_JOINTS):
-        child = S.PRIMARY_CHILD[j]
-        tails[j] = heads[child] if child >= 0 else heads[j] + scale * S.LEAF_TAILS[j]
+    for j in range(lay.size):
+        child = lay.primary_child[j]
+        if child >= 0:
+            tails[j] = heads[child]
+        elif j < S.NUM_JOINTS:
+            tails[j] = heads[j] + scale * lay.leaf_tails[j]
+        else:                       # a finger's end: its own segment's proportion to the previous one
+            tails[j] = heads[j] + lay.leaf_tails[j] * np.linalg.norm(off[j]) / np.linalg.norm(lay.rest_offsets[j])
     return heads, tails
 
 
@@ -61,7 +72,10 @@ def rest_bone_rotations(offsets=None) -> np.ndarray:
 
 
 def bone_collection_of(j: int) -> str:
-    """"Legs" for limbs hanging off the root, "Arms" for other side branches, else "Torso"."""
+    """"Fingers" for finger joints, "Legs" for limbs hanging off the root, "Arms" for other side branches, else
+    "Torso"."""
+    if j >= S.NUM_JOINTS:
+        return "Fingers"
     chain = j
     while S.PARENTS[chain] >= 0:
         parent = S.PARENTS[chain]
@@ -74,13 +88,15 @@ def bone_collection_of(j: int) -> str:
 def create_canonical_armature(context, name: str = "Uplift Armature", offsets=None, collection=None):
     """Create and return a new armature Object for the canonical skeleton (see module docstring).
 
-    offsets: (J, 3) metres, ``skeleton.REST_OFFSETS`` scaled to the body (default: REST_OFFSETS).
+    offsets: (J, 3) metres, ``skeleton.REST_OFFSETS`` scaled to the body (default: REST_OFFSETS), or the full
+    skeleton's (``skeleton.full_offsets``) for an armature with finger bones.
     collection: where to link it (default ``context.collection``); must be in the view layer.
     Object and Armature names are made unique (``name.001`` ...); nothing existing is replaced.
     The object ends active and selected, in Object mode; all pose bones rotate by quaternion.
     """
     heads, tails = rest_heads_tails(offsets)
     rots = rest_bone_rotations(offsets)
+    lay = S.layout_for(len(heads))
     collection = collection or context.collection
     view_layer = context.view_layer
     if context.object is not None and context.object.mode != "OBJECT":
@@ -98,21 +114,22 @@ def create_canonical_armature(context, name: str = "Uplift Armature", offsets=No
         view_layer.objects.active = obj
         obj.select_set(True)
         obj.show_in_front = True
-        bcolls = {n: compat.new_bone_collection(data, n) for n in BONE_COLLECTIONS}
+        used = {bone_collection_of(j) for j in range(lay.size)}
+        bcolls = {n: compat.new_bone_collection(data, n) for n in BONE_COLLECTIONS if n in used}
 
         bpy.ops.object.mode_set(mode="EDIT")
         try:
             edit = []
-            for j, joint in enumerate(S.JOINT_NAMES):
+            for j, joint in enumerate(lay.names):
                 eb = data.edit_bones.new(joint)
                 eb.head, eb.tail = heads[j].tolist(), tails[j].tolist()
                 m = Matrix(rots[j].tolist()).to_4x4()
                 m.translation = heads[j].tolist()
                 eb.matrix = m  # keeps head and length, sets the roll
-                parent = S.PARENTS[j]
+                parent = lay.parents[j]
                 if parent >= 0:
                     eb.parent = edit[parent]
-                    eb.use_connect = bool(S.PRIMARY_CHILD[parent] == j)
+                    eb.use_connect = bool(lay.primary_child[parent] == j)
                 compat.assign_bone_collection(bcolls[bone_collection_of(j)], eb)
                 edit.append(eb)
         finally:

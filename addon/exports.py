@@ -87,6 +87,7 @@ class UPLIFT_OT_export_bvh(_SaysWhy, bpy.types.Operator):
         action = compat.object_action(context.active_object)[0]
         m = motion_store.load_motion(action)
         clip = clip_from_motion(m.local_rot, m.root_translation, m.offsets, m.fps, m.source)
+        clip.fingers, clip.finger_keyed = m.fingers, m.finger_keyed
         clip.keyed = m.keyed
         try:
             write_atomically(path, lambda tmp: write_clip_bvh(clip, tmp, units=self.units))

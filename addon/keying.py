@@ -22,6 +22,7 @@ import numpy as np
 
 from ..inference.core import rotations as R
 from ..inference.core import skeleton as S
+from ..inference.pipeline.motion_clip import full_motion
 from . import compat
 
 INTERPOLATIONS = {"CONSTANT": 0, "LINEAR": 1, "BEZIER": 2}  # Keyframe.interpolation enum values
@@ -83,24 +84,27 @@ def _check_keys(obj, bone_names, frames, quats, root_loc, keyed):
     if quats.shape != (t, len(names), 4):
         raise ValueError(f"quats: expected ({t}, {len(names)}, 4), got {quats.shape}")
     keyed = np.ones(t, bool) if keyed is None else np.asarray(keyed, dtype=bool)
-    if keyed.shape != (t,):
-        raise ValueError(f"keyed: expected ({t},) bool, got {keyed.shape}")
+    if keyed.shape == (t,):
+        keyed = np.repeat(keyed[:, None], len(names), axis=1)
+    elif keyed.shape != (t, len(names)):
+        raise ValueError(f"keyed: expected ({t},) or ({t}, {len(names)}) bool, got {keyed.shape}")
+    rows = keyed.any(axis=1)
     if root_loc is not None:
         root_loc = np.asarray(root_loc, dtype=np.float64)
         if root_loc.shape != (t, 3):
             raise ValueError(f"root_loc: expected ({t}, 3), got {root_loc.shape}")
-        root_loc = root_loc[keyed]
-    frames, quats = frames[keyed], quats[keyed]
+        root_loc = root_loc[rows]
+    frames, quats, keyed = frames[rows], quats[rows], keyed[rows]
     if not frames.size:
         raise ValueError("no keyed samples to write")
     if np.any(np.diff(frames) <= 0):
         raise ValueError("times_frames must increase strictly over the keyed samples")
-    for label, arr in (("times_frames", frames), ("quats", quats), ("root_loc", root_loc)):
+    for label, arr in (("times_frames", frames), ("quats", quats[keyed]), ("root_loc", root_loc)):
         if arr is not None and not np.all(np.isfinite(arr)):
             raise ValueError(f"{label} has NaN or infinite values at keyed samples")
-    if np.any(np.linalg.norm(quats, axis=-1) < 1e-6):
+    if np.any(np.linalg.norm(quats[keyed], axis=-1) < 1e-6):
         raise ValueError("quats has zero-length quaternions at keyed samples")
-    return names, frames, quats, root_loc
+    return names, frames, quats, root_loc, keyed
 
 
 def _bone_path(name: str) -> str:
@@ -125,7 +129,8 @@ def write_bone_keys(obj, action_name: str, bone_names, times_frames, quats, root
     increasing over keyed samples; quats: (T, B, 4) wxyz ``pose_bone.rotation_quaternion`` values
     (normalised and made hemisphere-continuous here); root_loc: (T, 3) ``location`` (bone rest space,
     metres) of ``root_bone`` (default bone_names[0]) or None; keyed: (T,) bool, False samples get no
-    keys (default all); interpolation: "LINEAR" (default), "CONSTANT" or "BEZIER" (auto-clamped);
+    keys (default all), or (T, B) per bone (a bone without keyed samples gets no F-curves; the root location is
+    keyed where any bone is); interpolation: "LINEAR" (default), "CONSTANT" or "BEZIER" (auto-clamped);
     constants: {(bone, custom property): value} held over the keyed range (e.g. Rigify's IK_FK switch),
     keyed in the Action so that the rig's own property values stay as they are.
     The Action is named ``action_name`` (Blender adds ``.001`` ... when taken; existing Actions are
@@ -133,11 +138,10 @@ def write_bone_keys(obj, action_name: str, bone_names, times_frames, quats, root
     """
     if interpolation not in INTERPOLATIONS:
         raise ValueError(f"interpolation must be one of {sorted(INTERPOLATIONS)}, got {interpolation!r}")
-    names, frames, quats, root_loc = _check_keys(obj, bone_names, times_frames, quats, root_loc, keyed)
+    names, frames, quats, root_loc, keyed = _check_keys(obj, bone_names, times_frames, quats, root_loc, keyed)
     root_bone = names[0] if root_bone is None else root_bone
     if root_loc is not None and root_bone not in obj.pose.bones:
         raise ValueError(f"armature {obj.name!r} has no root bone {root_bone!r}")
-    quats = R.quat_make_continuous(R.quat_normalize(quats), axis=0)
     ipo = INTERPOLATIONS[interpolation]
     co = np.empty((frames.shape[0], 2), dtype=np.float32)
     co[:, 0] = frames
@@ -145,9 +149,15 @@ def write_bone_keys(obj, action_name: str, bone_names, times_frames, quats, root
     action, slot = compat.new_object_action(action_name, obj.name)
     try:
         for b, name in enumerate(names):
+            rows = keyed[:, b]
+            if not rows.any():
+                continue
+            q = R.quat_make_continuous(R.quat_normalize(quats[rows, b]), axis=0)
+            bone_co = co[rows]
             for i in range(4):
-                co[:, 1] = quats[:, b, i]
-                _fill(compat.new_fcurve(action, slot, f"{_bone_path(name)}.rotation_quaternion", i, name), co, ipo)
+                bone_co[:, 1] = q[:, i]
+                _fill(compat.new_fcurve(action, slot, f"{_bone_path(name)}.rotation_quaternion", i, name), bone_co,
+                      ipo)
         if root_loc is not None:
             for i in range(3):
                 co[:, 1] = root_loc[:, i]
@@ -177,7 +187,8 @@ def key_motion_clip(obj, clip, action_name: str, *, scene=None, frame_start: flo
 
     clip: a ``MotionClip`` or anything with ``local_rot`` (T, J, 4) wxyz rest-relative local (root =
     world rotation), ``root_translation`` (T, 3) m pelvis position, ``times_s`` (T,) s and optionally
-    ``keyed`` (T,) bool, for ``skeleton.JOINT_NAMES``. Frames: ``frame_start`` (default the scene's
+    ``keyed`` (T,) bool, for ``skeleton.JOINT_NAMES``; its fingers (``fingers``, ``finger_keyed``) go onto the
+    armature's finger bones when it has them (``motion_clip.full_motion``). Frames: ``frame_start`` (default the scene's
     start) + (times_s - time_origin_s (default times_s[0])) * fps (default the scene's fps); to line
     up with a movie strip of the source video pass its ``frame_start`` and ``time_origin_s=0``.
     """
@@ -191,14 +202,17 @@ def key_motion_clip(obj, clip, action_name: str, *, scene=None, frame_start: flo
     missing = [n for n in names if n not in obj.data.bones] if obj.type == "ARMATURE" else list(names)
     if missing:
         raise ValueError(f"{obj.name!r} is not a canonical armature: missing bones {missing}")
-    bones = [obj.data.bones[n] for n in names]
+    motion = full_motion(clip)
+    if motion.local_rot.shape[1] > S.NUM_JOINTS and not all(n in obj.data.bones for n in S.FINGER_JOINT_NAMES):
+        motion = full_motion(clip, fingers=False)                # an armature without finger bones: body only
+    bones = [obj.data.bones[n] for n in motion.names]
     rest = np.array([np.array(b.matrix_local) for b in bones])  # (J, 4, 4) armature space
-    quats = canonical_to_basis(local_rot, rest[:, :3, :3])
+    quats = canonical_to_basis(motion.local_rot, rest[:, :3, :3])
     loc = root_to_location(clip.root_translation, rest[S.ROOT])
     frames = times_to_frames(clip.times_s, scene.frame_start if frame_start is None else frame_start,
                              compat.scene_fps(scene) if fps is None else fps, time_origin_s)
-    return write_bone_keys(obj, action_name, names, frames, quats, loc,
-                           keyed=getattr(clip, "keyed", None), interpolation=interpolation)
+    return write_bone_keys(obj, action_name, motion.names, frames, quats, loc,
+                           keyed=motion.keyed, interpolation=interpolation)
 
 
 # --- benchmark ------------------------------------------------------------------------------------

@@ -4,7 +4,8 @@ another rig later, also after the file is saved and reopened.
 Stored as the custom property ``MOTION_KEY`` of the Action (an ID-property group of flat arrays):
     version 1, source (str), fps (float), frames (T,) float64 scene frames of the samples,
     local_rot (T*J*4) float32 wxyz rest-relative local (root = world rotation), root_translation (T*3)
-    float32 m (Blender Z-up, floor at Z = 0), offsets (J*3) float32 m, keyed (T,) int32 0/1.
+    float32 m (Blender Z-up, floor at Z = 0), offsets (J*3) float32 m, keyed (T,) int32 0/1; with fingers
+    also fingers (T*30*4) float32 wxyz (``skeleton.FINGER_JOINT_NAMES``) and finger_keyed (T*2) int32 0/1.
 J is ``skeleton.NUM_JOINTS``; joints are ``skeleton.JOINT_NAMES``.
 """
 from __future__ import annotations
@@ -30,6 +31,8 @@ class StoredMotion:
     root_translation: np.ndarray  # (T, 3) float32 m
     offsets: np.ndarray           # (J, 3) float32 m
     keyed: np.ndarray             # (T,) bool
+    fingers: np.ndarray | None = None        # (T, 30, 4) float32 wxyz
+    finger_keyed: np.ndarray | None = None   # (T, 2) bool
 
 
 def store_motion(action, clip, frames) -> None:
@@ -48,6 +51,9 @@ def store_motion(action, clip, frames) -> None:
         "offsets": np.asarray(clip.offsets, np.float32).ravel(),
         "keyed": keyed.astype(np.int32).ravel(),
     }
+    if getattr(clip, "fingers", None) is not None:
+        action[MOTION_KEY]["fingers"] = np.asarray(clip.fingers, np.float32).ravel()
+        action[MOTION_KEY]["finger_keyed"] = np.asarray(clip.finger_keyed, np.int32).ravel()
 
 
 def load_motion(action) -> StoredMotion | None:
@@ -63,7 +69,10 @@ def load_motion(action) -> StoredMotion | None:
             local_rot=np.array(g["local_rot"], np.float32).reshape(t, j, 4),
             root_translation=np.array(g["root_translation"], np.float32).reshape(t, 3),
             offsets=np.array(g["offsets"], np.float32).reshape(j, 3),
-            keyed=np.array(g["keyed"], np.int32).reshape(t).astype(bool))
+            keyed=np.array(g["keyed"], np.int32).reshape(t).astype(bool),
+            **({"fingers": np.array(g["fingers"], np.float32).reshape(t, S.NUM_FINGER_JOINTS, 4),
+                "finger_keyed": np.array(g["finger_keyed"], np.int32).reshape(t, 2).astype(bool)}
+               if "fingers" in g else {}))
     except (KeyError, ValueError, TypeError) as exc:
         raise ValueError(f"Action {action.name!r}: stored motion is damaged ({exc})") from exc
 

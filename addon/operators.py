@@ -106,7 +106,8 @@ class UPLIFT_OT_animate_strip(_SaysWhy, bpy.types.Operator):
         source = animate.strip_source(strip, scene, frame_range)
         options = animate.convert_options(source, settings.smoothing, settings.in_place, settings.focal_mm,
                                           _provider(context), settings.plant_feet, _workers(context),
-                                          _detect_device(context), settings.camera_motion, settings.person)
+                                          _detect_device(context), settings.camera_motion, settings.person,
+                                          settings.hands)
         options.validate()
         self._source = source
         self._target_name = settings.armature.name if settings.target == "EXISTING" else None

@@ -53,6 +53,7 @@ class SEQUENCER_PT_uplift(bpy.types.Panel):
         sub = col.column()
         sub.active = not settings.in_place
         sub.prop(settings, "plant_feet")
+        col.prop(settings, "hands")
         col.prop(settings, "person")
         col.prop(settings, "camera_motion")
         col.prop(settings, "focal_mm")

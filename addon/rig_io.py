@@ -111,12 +111,14 @@ def mapping_for(obj) -> tuple[str, dict[str, str], float]:
 
 
 def retarget_onto(obj, local_rot, root_translation, offsets, mapping: dict[str, str] | None = None,
-                  root_motion: bool = True) -> rt.RetargetResult:
+                  root_motion: bool = True, preset: str | None = None) -> rt.RetargetResult:
     """Retarget canonical motion (local_rot (T, J, 4) wxyz, root_translation (T, 3) m, offsets (J, 3) m)
-    onto ``obj`` with ``mapping`` (default: ``mapping_for(obj)``)."""
+    onto ``obj`` with ``mapping`` (default: ``mapping_for(obj)``); ``preset``: the rig's preset, for the bones its
+    constraints move (``presets.PRESET_FOLLOWERS``)."""
     if mapping is None:
-        mapping = mapping_for(obj)[1]
-    return rt.retarget(read_rig(obj), mapping, local_rot, root_translation, offsets, root_motion=root_motion)
+        preset, mapping, _ = mapping_for(obj)
+    return rt.retarget(read_rig(obj), mapping, local_rot, root_translation, offsets, root_motion=root_motion,
+                       followers=presets.PRESET_FOLLOWERS.get(preset or ""))
 
 
 def preset_constants(obj, preset: str) -> dict[tuple[str, str], float]:
@@ -132,7 +134,8 @@ def key_result(obj, result: rt.RetargetResult, action_name: str, frames=None, fr
                keyed=None, interpolation: str = "LINEAR", constants: dict | None = None):
     """Key ``result`` on ``obj`` as a new Action (through ``keying.write_bone_keys``); returns the Action.
 
-    frames: (T,) scene frames (default frame_start, frame_start + 1, ...); keyed: (T,) bool or None;
+    frames: (T,) scene frames (default frame_start, frame_start + 1, ...); keyed: (T,) bool, or (T, J) per
+    canonical joint (``motion_clip.full_motion``: fingers keyed only where their hand was seen), or None;
     constants: {(bone, custom property): value} held in the Action (``preset_constants``).
     """
     from . import keying
@@ -142,6 +145,8 @@ def key_result(obj, result: rt.RetargetResult, action_name: str, frames=None, fr
     bones = result.keyed_bones()
     index = {n: i for i, n in enumerate(result.names)}
     quats = result.rotations[:, [index[n] for n in bones]]
+    if keyed is not None and np.ndim(keyed) == 2:
+        keyed = np.asarray(keyed, bool)[:, [max(int(result.joints[index[n]]), 0) for n in bones]]
     root_loc = result.root_location if result.root_bone else None
     return keying.write_bone_keys(obj, action_name, bones, frames, quats, root_loc, keyed=keyed,
                                   interpolation=interpolation, constants=constants)

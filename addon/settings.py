@@ -43,6 +43,10 @@ class UPLIFT_PG_settings(bpy.types.PropertyGroup):
     plant_feet: bpy.props.BoolProperty(
         name="Plant Feet", default=True,
         description="Keep a foot that stands on the floor from sliding (off: the root follows the lifted motion only)")
+    hands: bpy.props.BoolProperty(
+        name="Hands", default=True,
+        description="Track both hands and key the fingers (thumb, index, middle, ring, pinky) where the rig has "
+                    "finger bones; adds a second, lighter pass over the video")
     person: bpy.props.IntProperty(
         name="Person", default=-1, min=-1, soft_max=9,
         description="Who to convert when the video shows several people: -1 follows the largest one; 0, 1, ... the "

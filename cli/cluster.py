@@ -89,10 +89,11 @@ def _chunks_for(video: Path, options):
 
 def _lift_chunks(video: Path, options, info, results: list[dict], uplifter):
     from ..inference.pipeline.detect import detections_from_chunks
-    from ..inference.pipeline.run import detect_options, lift_detections
+    from ..inference.pipeline.run import detect_options, lift_detections, track_hands
 
     det = detections_from_chunks(video, detect_options(options), info, results)
-    return lift_detections(det, options, uplifter=uplifter)
+    hands = track_hands(video, det, options) if options.hands and det.detected.any() else None
+    return lift_detections(det, options, uplifter=uplifter, hands=hands)
 
 
 def ray_outcomes(videos: list[Path], options, address: str) -> Iterator[tuple]:

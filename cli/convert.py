@@ -79,6 +79,10 @@ def add_processing_arguments(p: argparse.ArgumentParser, video: bool = True) -> 
         p.add_argument("--detect-device", choices=("cpu", "gpu"), default="cpu",
                        help="where MediaPipe detects poses: gpu tries its GPU delegate (Linux, macOS) and falls "
                             "back to the CPU with a warning (default cpu)")
+        p.add_argument("--no-hands", action="store_true",
+                       help="do not track the hands (no finger motion; saves the second, lighter pass over the video)")
+        p.add_argument("--hands-every", type=positive_int, default=2, metavar="N",
+                       help="look for the hands in every N-th body frame (default 2; in between they are interpolated)")
         p.add_argument("--person", type=int, default=None, metavar="N",
                        help="convert person N of everyone seen, 0 = the most present (see --list-people); "
                             "default: follow the largest person")
@@ -139,7 +143,8 @@ def convert_options(args: argparse.Namespace):
                           focal_mm=args.focal_mm, provider=args.provider, model_path=args.model,
                           plant_feet=not getattr(args, "no_plant", False), person=getattr(args, "person", None),
                           workers=getattr(args, "workers", None),
-                          detect_device=getattr(args, "detect_device", "cpu"), camera_motion=args.camera)
+                          detect_device=getattr(args, "detect_device", "cpu"), camera_motion=args.camera,
+                          hands=not getattr(args, "no_hands", True), hands_every=getattr(args, "hands_every", 2))
 
 
 def parse_rig_spec(spec: str) -> tuple[Path, str | None]:

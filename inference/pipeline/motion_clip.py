@@ -142,21 +142,23 @@ class FullMotion(NamedTuple):
     keyed: np.ndarray
 
 
-def full_motion(clip: MotionClip, dense: bool = False) -> FullMotion:
-    """The clip's body and finger motion as one skeleton (``FullMotion``); the body alone when it has no fingers.
-    ``dense``: body rotations and root filled at unkeyed frames (``dense_motion``)."""
+def full_motion(clip: MotionClip, dense: bool = False, fingers: bool = True) -> FullMotion:
+    """The clip's body and finger motion as one skeleton (``FullMotion``); the body alone when it has no fingers
+    (or ``fingers`` is False). ``dense``: body rotations and root filled at unkeyed frames (``dense_motion``).
+    ``clip``: a MotionClip or anything with its fields (``fingers`` optional)."""
     q, root = dense_motion(clip) if dense else (np.asarray(clip.local_rot, np.float64),
                                                  np.asarray(clip.root_translation, np.float64))
-    keyed = np.asarray(clip.keyed, bool)
+    keyed = getattr(clip, "keyed", None)
+    keyed = np.ones(len(q), bool) if keyed is None else np.asarray(keyed, bool)
     body_keyed = np.repeat(keyed[:, None], q.shape[1], axis=1)
-    if not clip.has_fingers:
-        return FullMotion(tuple(clip.joint_names), skeleton.PARENTS, q, root, np.asarray(clip.offsets, np.float64),
-                          body_keyed)
+    offsets = np.asarray(getattr(clip, "offsets", skeleton.REST_OFFSETS), np.float64)
+    if not fingers or getattr(clip, "fingers", None) is None:
+        return FullMotion(skeleton.JOINT_NAMES, skeleton.PARENTS, q, root, offsets, body_keyed)
     per_hand = skeleton.NUM_FINGER_JOINTS // 2
     hands = np.repeat(np.asarray(clip.finger_keyed, bool), per_hand, axis=1) & keyed[:, None]
     return FullMotion(skeleton.FULL_JOINT_NAMES, skeleton.FULL_PARENTS,
                       np.concatenate([q, np.asarray(clip.fingers, np.float64)], axis=1), root,
-                      skeleton.full_offsets(np.asarray(clip.offsets, np.float64)),
+                      skeleton.full_offsets(offsets),
                       np.concatenate([body_keyed, hands], axis=1))
 
 

@@ -177,7 +177,7 @@ def convert_video(path, options: ConvertOptions | None = None, progress: Progres
     except (FileNotFoundError, ValueError) as err:  # missing .task bundle; bad range
         raise PipelineError(f"{path}: {err}".splitlines()[0]) from err
     wall = time.perf_counter() - t0
-    hands = run.stage("hands", _track_hands, path, det, o, run) if o.hands and det.detected.any() else None
+    hands = run.stage("hands", track_hands, path, det, o, run.report) if o.hands and det.detected.any() else None
     if loader is not None:
         t0 = time.perf_counter()
         uplifter = loader.result()
@@ -189,10 +189,12 @@ def convert_video(path, options: ConvertOptions | None = None, progress: Progres
     return clip
 
 
-def _track_hands(path: Path, det: Detections, o: ConvertOptions, run: "_Run") -> HandTracks:
+def track_hands(path, det: Detections, o: ConvertOptions, progress: Progress | None = None) -> HandTracks:
+    """The hands of the person in ``det`` (``hands.detect_hands``, every ``o.hands_every``-th frame) for
+    ``lift_detections``; PipelineError when the hand model is missing."""
     try:
         return detect_hands(path, det, HandOptions(every=int(o.hands_every)),
-                            progress=lambda done, total: run.report("hands", done, total))
+                            progress=None if progress is None else lambda done, total: progress("hands", done, total))
     except FileNotFoundError as err:                    # the hand model is missing from this install
         raise PipelineError(str(err)) from err
 
@@ -348,5 +350,5 @@ def lift_detections(det: Detections, options: ConvertOptions | None = None, prog
         fingers=None if fingers is None else fingers.rotations, finger_keyed=None if fingers is None else fingers.keyed)
 
 
-__all__ = ["ConvertOptions", "PipelineError", "NoPersonError", "Cancelled", "STAGES", "convert_video",
+__all__ = ["ConvertOptions", "PipelineError", "NoPersonError", "Cancelled", "STAGES", "convert_video", "track_hands",
            "lift_detections", "get_uplifter", "resolve_provider"]

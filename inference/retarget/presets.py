@@ -107,6 +107,10 @@ PRESET_POSE_PROPERTIES: dict[str, dict[str, dict[str, float]]] = {
     "rigify_fk": {**{f"{limb}_parent.{s}": {"IK_FK": 1.0} for limb in ("upper_arm", "thigh") for s in "LR"},
                   "torso": {"neck_follow": 1.0, "head_follow": 1.0}},
 }
+# Bones a preset's rig moves by its own constraints with a canonical joint ({preset: {joint: bone}}): not keyed,
+# but what hangs below them is posed relative to them (``transfer.retarget``'s followers). A generated Rigify rig's
+# fingers hang off the palm, under the deform hand, which copies the hand control through its tweak bone.
+PRESET_FOLLOWERS: dict[str, dict[str, str]] = {"rigify_fk": {"hand_l": "DEF-hand.L", "hand_r": "DEF-hand.R"}}
 PRESET_MIN_SCORE = 0.8     # fraction of a preset's bones that must exist for the preset to be used
 FUZZY_CONFIDENCE = 0.75    # confidence of a keyword mapping covering every joint
 

@@ -123,7 +123,8 @@ class RetargetResult:
     names: (B,) all target bones; rotations: (T, B, 4) float64 wxyz ``pose_bone.rotation_quaternion``
     (identity for unmapped bones); mapped: (B,) bool; root_bone: the bone carrying root motion (mapped
     to the pelvis) or None; root_location: (T, 3) its ``pose_bone.location`` (bone rest frame, armature
-    units); scale: target / canonical hip height.
+    units); scale: target / canonical hip height; joints: (B,) the canonical joint (full-skeleton index) driving
+    each bone, -1 when unmapped.
     """
     names: tuple[str, ...]
     rotations: np.ndarray
@@ -131,6 +132,7 @@ class RetargetResult:
     root_bone: str | None
     root_location: np.ndarray
     scale: float
+    joints: np.ndarray | None = None      # (B,) int64 canonical joint driving each bone, -1 unmapped
 
     def keyed_bones(self) -> list[str]:
         """Mapped bones to key, the root bone first (the order ``keying.write_bone_keys`` expects)."""
@@ -202,12 +204,15 @@ def _root_motion(rig: TargetRig, mapping: dict[str, str], joint_of: np.ndarray, 
 
 
 def retarget(rig: TargetRig, mapping: dict[str, str], local_rot, root_translation, offsets,
-             root_motion: bool = True) -> RetargetResult:
+             root_motion: bool = True, followers: dict[str, str] | None = None) -> RetargetResult:
     """Canonical motion -> pose values for ``rig``.
 
     local_rot: (T, J, 4) wxyz rest-relative local rotations (skeleton.py convention; J the body's joints or
     the full skeleton's, ``skeleton.layout_for``); root_translation: (T, 3) metres, pelvis world position
     (floor at Z = 0); offsets: (J, 3) metres, the clip's rest offsets. Finger joints the rig lacks are skipped.
+    followers: {canonical joint: bone} of bones that the rig itself moves with that joint (constraints, e.g. a
+    generated Rigify rig's deform hand copies the FK hand control); they are not keyed, but the bones below them
+    are posed relative to where they will be.
     """
     local_rot = np.asarray(local_rot, dtype=np.float64)
     if local_rot.ndim != 3 or local_rot.shape[2] != 4 or local_rot.shape[1] not in (sk.NUM_JOINTS, sk.NUM_FULL_JOINTS):
@@ -217,6 +222,10 @@ def retarget(rig: TargetRig, mapping: dict[str, str], local_rot, root_translatio
     if root_translation.shape != (local_rot.shape[0], 3):
         raise ValueError(f"root_translation: expected ({local_rot.shape[0]}, 3), got {root_translation.shape}")
     joint_of = mapped_joints(rig, mapping, lay.size)
+    follows = np.full(len(rig.names), -1, dtype=np.int64)
+    for joint, bone in (followers or {}).items():
+        if bone in rig.index and joint in mapping and sk.FULL_JOINT_INDEX[joint] < lay.size:
+            follows[rig.index[bone]] = sk.FULL_JOINT_INDEX[joint]
     pos, glob = forward_kinematics(local_rot, root_translation, offsets, lay.parents)
     src_vec = canonical_bone_vectors(offsets)
     rest_rot, heads, tails = rig.world_rest()
@@ -231,6 +240,10 @@ def retarget(rig: TargetRig, mapping: dict[str, str], local_rot, root_translatio
             align = quat_to_matrix(rotation_between(tails[b] - heads[b], src_vec[j])) @ rest_rot[b]
             world[:, b] = glob[:, j] @ align
             local[:, b] = np.swapaxes(free, -1, -2) @ world[:, b]    # = Rest_b^T Rest_p W_p^T W_b
+        elif follows[b] >= 0:                        # moved by the rig's own constraints, not keyed
+            align = quat_to_matrix(rotation_between(tails[b] - heads[b], src_vec[follows[b]])) @ rest_rot[b]
+            world[:, b] = glob[:, follows[b]] @ align
+            local[:, b] = np.eye(3)
         else:
             world[:, b] = free
             local[:, b] = np.eye(3)
@@ -243,7 +256,7 @@ def retarget(rig: TargetRig, mapping: dict[str, str], local_rot, root_translatio
     else:
         roots = np.flatnonzero(joint_of == sk.ROOT)
         root_bone, root_loc, scale = (rig.names[roots[0]] if len(roots) else None), np.zeros((t, 3)), 1.0
-    return RetargetResult(rig.names, quats, joint_of >= 0, root_bone, root_loc, scale)
+    return RetargetResult(rig.names, quats, joint_of >= 0, root_bone, root_loc, scale, joint_of)
 
 
 def pose_world(rig: TargetRig, rotations, root_bone: str | None = None, root_location=None):
