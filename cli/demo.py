@@ -71,7 +71,8 @@ def run_video(video: Path | None = None, out_dir: Path = Path("outputs/demo"), o
     back = read_bvh(paths[0], drop_tpose=False)
     pos, _ = back.forward_kinematics()
     keyed = clip.keyed   # unkeyed frames are filled in the BVH, so compare the keyed ones
-    drift_mm = 1000 * float(np.abs((pos @ BVH_FROM_BLENDER)[keyed] - clip.joints[keyed]).max())  # BVH Y-up -> Blender
+    body = [back.names.index(n) for n in clip.joint_names]     # the body's joints (a BVH with fingers has more)
+    drift_mm = 1000 * float(np.abs((pos[:, body] @ BVH_FROM_BLENDER)[keyed] - clip.joints[keyed]).max())  # Y-up -> Z-up
     print(f"video      {video.name} -> skeletal motion (MediaPipe 2D -> ONNX uplifter -> world, smoothing)", file=out)
     print(clip_summary(f"converted  {video.name}", clip, paths, indent=" " * 11), file=out)
     print(f"           open {paths[0]} in Blender: File > Import > Motion Capture (.bvh), default settings", file=out)

@@ -52,6 +52,18 @@ def timing_line(timings: dict[str, float]) -> str:
     return f"{parts}; total {timings.get('total', sum(timings[k] for k in keys)):.2f} s"
 
 
+def finger_bend_deg(fingers, finger_keyed) -> tuple[float, float]:
+    """5th and 95th percentile of the finger joints' rotation angles (degrees) over keyed hands: how much the
+    fingers move."""
+    import numpy as np
+
+    q = np.asarray(fingers, np.float64).reshape(len(fingers), 2, -1, 4)[np.asarray(finger_keyed, bool)]
+    if not q.size:
+        return 0.0, 0.0
+    angle = np.degrees(2.0 * np.arccos(np.clip(np.abs(q[..., 0]), 0.0, 1.0)))
+    return float(np.percentile(angle, 5)), float(np.percentile(angle, 95))
+
+
 def clip_summary(name: str, clip, paths: list[Path], indent: str = "  ") -> str:
     """A few lines about a converted clip: frames, detection, gaps, body, jitter, stage times, files."""
     info = clip.info
@@ -67,6 +79,11 @@ def clip_summary(name: str, clip, paths: list[Path], indent: str = "  ") -> str:
              f"{info.get('jitter_pos_mm_before', float('nan')):.1f} -> "
              f"{info.get('jitter_pos_mm_after', float('nan')):.1f} mm (mean acceleration)",
              f"{indent}time     {timing_line(clip.timings)}"]
+    if getattr(clip, "fingers", None) is not None:
+        left, right = info.get("hands_keyed_fraction", [0.0, 0.0])
+        bend = finger_bend_deg(clip.fingers, clip.finger_keyed)
+        lines.append(f"{indent}hands    fingers keyed in {100 * left:.0f}% (left) / {100 * right:.0f}% (right) of frames, "
+                     f"finger joints bend {bend[0]:.0f}-{bend[1]:.0f} deg (5th-95th percentile)")
     devices = info.get("devices")
     if devices:
         lines.append(f"{indent}device   " + ", ".join(f"{stage} {dev}" for stage, dev in devices.items()))

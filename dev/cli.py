@@ -88,6 +88,24 @@ def _run_eval_camera(args) -> int:
 
 
 @subcommand
+def _add_eval_hands(subparsers):
+    p = subparsers.add_parser("eval-hands", help="finger joint angles against rendered ground truth",
+                              description="Render the clips of dev/footage/hands_manifest.json (moving fingers), run the "
+                                          "body and hand passes, score finger joint angles per hand size. Last line: "
+                                          "HANDS_ERR_DEG_GE60=... STRAIGHT_ERR_DEG_GE60=... DETECTED_GE60=...")
+    p.add_argument("--data", type=Path, default=None, metavar="DIR", help="mocap folder (default ../shared/data)")
+    p.add_argument("--out-dir", type=Path, default=Path("outputs/hands_eval"), metavar="DIR",
+                   help="rendered clips (reused when present; default outputs/hands_eval)")
+    p.set_defaults(func=_run_eval_hands)
+
+
+def _run_eval_hands(args) -> int:
+    from .evaluation.hands_eval import run
+
+    return run(args.data or DEFAULT_DATA, args.out_dir)
+
+
+@subcommand
 def _add_bench(subparsers):
     p = subparsers.add_parser("bench", help="time the uplifter against IK, and the video pipeline against detection",
                               description="Measure uplifter (ONNX Runtime CPU) and IK speed and joint-angle "

@@ -51,9 +51,12 @@ def test_several_videos_one_bad_the_others_are_written(tmp_path, capsys):
                    f"error: {junk}: cannot open: corrupt, truncated or not a video the decoder supports"]
     assert sorted(p.name for p in out_dir.iterdir()) == ["person_walk.bvh", "person_walk.json", "person_walk.npz"]
     bvh = read_bvh(out_dir / "person_walk.bvh", drop_tpose=False)
-    assert bvh.names == list(S.JOINT_NAMES) and bvh.num_frames == 75 and bvh.fps == pytest.approx(30.0)
+    assert bvh.num_frames == 75 and bvh.fps == pytest.approx(30.0)
     clip = mc.read_npz(out_dir / "person_walk.npz")
     assert clip.num_frames == 75 and clip.source == str(WALK)
+    # hands are on by default: the BVH carries the full skeleton when the clip has fingers
+    assert bvh.names[:6] == list(S.JOINT_NAMES[:6])
+    assert sorted(bvh.names) == sorted(S.FULL_JOINT_NAMES if clip.has_fingers else S.JOINT_NAMES)
     assert json.loads((out_dir / "person_walk.json").read_text())["num_frames"] == 75
     assert f"{WALK}: 75 frames at 30 fps" in out and "person in" in out and "wrote" in out
     for stage in ("read", "detect", "lift", "world", "smooth", "write"):
@@ -251,3 +254,18 @@ def test_rig_options_need_a_blender_format(tmp_path, capsys):
     code, _, err = convert(capsys, WALK, "-o", tmp_path / "o", "--mapping", "mixamo")
     assert code == cc.EXIT_USAGE and err == ["error: --mapping only applies to --format blend or fbx"]
     assert not (tmp_path / "o").exists()
+
+
+def test_hands_on_by_default_and_off_with_no_hands(tmp_path, capsys):
+    """Default: a second pass finds the hands and the clip carries moving fingers; --no-hands: the body only."""
+    code, out, _ = convert(capsys, WALK, "-o", tmp_path / "on", "--format", "npz,bvh", "-q")
+    assert code == 0 and " hands " in out and "fingers keyed in" in out
+    on = mc.read_npz(tmp_path / "on" / "person_walk.npz")
+    assert on.fingers.shape == (75, S.NUM_FINGER_JOINTS, 4) and on.finger_keyed.mean() > 0.5
+    bend = np.degrees(2 * np.arccos(np.clip(np.abs(on.fingers[..., 0]), 0, 1)))
+    assert np.ptp(bend, axis=0).max() > 5.0                       # the fingers move
+    assert len(read_bvh(tmp_path / "on" / "person_walk.bvh", drop_tpose=False).names) == S.NUM_FULL_JOINTS
+    code, out, _ = convert(capsys, WALK, "-o", tmp_path / "off", "--format", "npz", "--no-hands", "-q")
+    off = mc.read_npz(tmp_path / "off" / "person_walk.npz")
+    assert code == 0 and off.fingers is None and " hands " not in out
+    np.testing.assert_allclose(off.local_rot, on.local_rot, atol=1e-6)   # hands never change the body

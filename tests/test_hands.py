@@ -88,3 +88,35 @@ def test_every_other_frame(walk):
     det, _ = walk
     half = detect_hands(SAMPLE, det, HandOptions(every=2))
     assert not half.found[1::2].any() and half.found[::2].mean() > 0.5
+
+
+def test_chunk_bounds_start_on_looked_at_frames():
+    from uplift_mocap.inference.pipeline.hands_parallel import chunk_bounds
+
+    assert chunk_bounds(150, 30.0, 4, 2) == [(0, 150)]                 # 5 s: not enough for two 4 s chunks
+    b = chunk_bounds(300, 30.0, 2, 2)
+    assert b == [(0, 150), (150, 300)] and all(a % 2 == 0 for a, _ in b)
+    b = chunk_bounds(301, 30.0, 3, 3)
+    assert [a for a, _ in b] == sorted({a for a, _ in b}) and all(a % 3 == 0 for a, _ in b) and b[-1][1] == 301
+    assert sum(y - x for x, y in b) == 301
+
+
+@pytest.mark.slow
+def test_parallel_hand_pass_equals_the_serial_one(tmp_path):
+    """Two worker processes over a 10 s clip find the same hands as one pass, frame for frame, except that the
+    second chunk's trackers start afresh (its first frames may differ slightly)."""
+    from uplift_mocap.dev.evaluation.bench_sections import looped_video
+    from uplift_mocap.inference.pipeline.hands_parallel import detect_hands_parallel
+
+    video = looped_video(SAMPLE, tmp_path / "walk10s.mp4", 10.0)
+    det = detect.detect_video(video, detect.DetectOptions(workers=1))
+    serial = detect_hands(video, det, HandOptions(every=2))
+    calls = []
+    par = detect_hands_parallel(video, det, HandOptions(every=2), workers=2, progress=lambda d, n: calls.append(d))
+    assert par.landmarks.shape == serial.landmarks.shape
+    agree = (par.found == serial.found).mean()
+    assert agree > 0.95, agree
+    both = par.found & serial.found
+    px = (par.landmarks[both][..., :2] - serial.landmarks[both][..., :2]) * [det.width, det.height]
+    assert np.median(np.abs(px)) < 1.0                                  # the same hands, to a pixel
+    assert calls and calls[-1] > 0.9 * len(det.times_s)

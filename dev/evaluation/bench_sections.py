@@ -136,7 +136,8 @@ def batch_clips(ctx: BenchContext) -> dict:
 @bench_section("hands")
 def hands_cost(ctx: BenchContext) -> dict:
     """Hand detection (``hands.detect_hands``, crops around the wrists, every frame and every other frame) against
-    the body pass on the pipeline section's video, in one run: ms per frame and the share of detection time."""
+    the body pass on the pipeline section's video, in one run: ms per frame and the share of detection time; and
+    ``hands_convert_added``: the share of time hands add to a whole conversion (``convert_video`` defaults)."""
     from ...cli.demo import sample_video
     from ...inference.pipeline.detect import DetectOptions, detect_video
     from ...inference.pipeline.hands import HandOptions, detect_hands
@@ -157,4 +158,15 @@ def hands_cost(ctx: BenchContext) -> dict:
         out[f"hands_ms_per_frame{key}"] = 1000 * wall / n
         out[f"hands_share_of_detection{key}"] = wall / body_s
         out[f"hands_found_fraction{key}"] = float(h.found[::every].mean())
+    # the whole conversion with and without hands (defaults otherwise), interleaved, best of two each
+    from ...inference.pipeline.run import ConvertOptions, convert_video, get_uplifter
+
+    uplifter = get_uplifter(None, None)
+    best = {True: float("inf"), False: float("inf")}
+    for _ in range(2):
+        for hands in (False, True):
+            t0 = time.perf_counter()
+            convert_video(path, ConvertOptions(hands=hands), uplifter=uplifter)
+            best[hands] = min(best[hands], time.perf_counter() - t0)
+    out["hands_convert_added"] = best[True] / best[False] - 1.0
     return out

@@ -66,6 +66,11 @@ class Clip:
     look_seed: int | None = None      # body shape/colours (dev/footage/render/looks.py); None: the base body
     body_scale: float = 1.0           # uniform body size (dev/footage/render/generate.py); 1: MakeHuman's base height
     camera_motion: str = "static"     # "track" / "pan": a moving camera (dev/footage/render/stage.camera_path)
+    rig: str = "cmu_mb"               # MakeHuman rig the body is skinned to (fingers: "default", "game_engine")
+    width: int = 640
+    height: int = 480
+    target_height: float = 0.9        # camera aim height, m
+    finger_seed: int | None = None    # moving fingers (dev/footage/finger_poses.py); None: rest hands
 
 
 def load_manifest(path: Path = MANIFEST) -> tuple[list[Clip], dict]:
@@ -108,6 +113,11 @@ def render(clip: Clip, data_dir: Path, out_dir: Path, seconds: float, fps: int, 
         cmd += ["--body-scale", str(clip.body_scale)]
     if clip.camera_motion != "static":
         cmd += ["--camera-motion", clip.camera_motion]
+    if (clip.rig, clip.width, clip.height, clip.target_height) != ("cmu_mb", 640, 480, 0.9):
+        cmd += ["--rig", clip.rig, "--width", str(clip.width), "--height", str(clip.height),
+                "--target-height", str(clip.target_height)]
+    if clip.finger_seed is not None:
+        cmd += ["--finger-seed", str(clip.finger_seed)]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         raise RuntimeError(f"rendering {clip.name} failed:\n{proc.stderr[-2000:]}")

@@ -82,20 +82,19 @@ def plan_chunks(start_s: float, end_s: float | None, duration_s: float, fps: flo
 
 
 class _Worker:
-    """One running chunk: the process, its progress count (read by a thread) and its files."""
+    """One running job: the process (``<module>.worker_main(args)``), its progress count (read by a thread) and its
+    files; ``what`` names it in errors ("detection worker for 0.0 s to 5.0 s")."""
 
-    def __init__(self, chunk: Chunk, path, options: dict, folder: Path, number: int):
-        self.chunk, self.out = chunk, folder / f"chunk{number}.npz"
+    def __init__(self, module: str, args: dict, what: str, folder: Path, number: int):
+        self.what, self.out = what, folder / f"chunk{number}.npz"
         self.log = open(folder / f"chunk{number}.log", "w+b")
-        args = {"path": str(path), "warm_s": chunk.warm_s, "start_s": chunk.start_s, "end_s": chunk.end_s,
-                "options": options, "out": str(self.out), "allow_empty": number > 0}
         self.done = 0
         try:
-            self.proc = start_worker("inference.pipeline.detect_worker", args, self.log)
+            self.proc = start_worker(module, {**args, "out": str(self.out)}, self.log)
         except (OSError, RuntimeError) as err:
             self.log.close()
-            raise DetectionWorkerError(f"cannot start a detection worker: {err}") from err
-        self._reader = threading.Thread(target=self._read, daemon=True, name="uplift-detect-progress")
+            raise DetectionWorkerError(f"cannot start a {what.split(' for ')[0]}: {err}") from err
+        self._reader = threading.Thread(target=self._read, daemon=True, name="uplift-worker-progress")
         self._reader.start()
 
     def _read(self) -> None:
@@ -104,11 +103,9 @@ class _Worker:
                 self.done = int(line.split()[1])
 
     def failure(self) -> str:
-        """One line: which chunk, how the process ended, and its last Python error line if any."""
+        """One line: which job, how the process ended, and its last Python error line if any."""
         why = last_error_line(self.log)
-        end = "the end" if self.chunk.end_s is None else f"{self.chunk.end_s:.1f} s"
-        return (f"detection worker for {self.chunk.start_s:.1f} s to {end} {ended_how(self.proc.returncode)}"
-                + (f": {why}" if why else ""))
+        return f"{self.what} {ended_how(self.proc.returncode)}" + (f": {why}" if why else "")
 
     def finish(self) -> dict:
         self._reader.join(5.0)
@@ -124,26 +121,21 @@ class _Worker:
             self.proc.stdout.close()
 
 
-def scan_chunks(path, options, chunks: list[Chunk], workers: int, total: int, progress=None) -> dict:
-    """Run ``chunks`` on at most ``workers`` processes; join them in time order.
-
-    Returns ``times`` (T,) float64, ``indices`` (T,) int64, ``counts`` (T,) int16, ``poses`` / ``worlds``:
-    lists of (K, 33, 4) / (K, 33, 3) float32 per frame (``PoseDetector.detect_all``) and ``detect_s`` (the
-    wall time of the whole scan), ``device`` / ``device_note`` (the first chunk's ``PoseDetector``). ``options`` is a ``DetectOptions``; ``total`` the expected frame count.
-    """
-    opts = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(options).items()
-            if k not in ("workers", "start_s", "end_s")}
-    t0 = time.perf_counter()
+def run_workers(module: str, jobs: list[tuple[dict, str]], workers: int, total: int, progress=None) -> list[dict]:
+    """Run ``jobs`` ((args, what) each: ``<module>.worker_main(args)`` writes an npz to ``args["out"]`` and prints
+    ``progress N``) on at most ``workers`` processes; their results in job order. A failed job raises
+    ``DetectionWorkerError`` (``what`` and how it ended) after every other worker is killed; so does a raising
+    ``progress(done, total)``."""
     results: dict[int, dict] = {}
     running: dict[int, _Worker] = {}
-    queue = list(range(len(chunks)))
+    queue = list(range(len(jobs)))
     last_done = -1
-    with tempfile.TemporaryDirectory(prefix="uplift-detect-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="uplift-workers-") as tmp:
         try:
             while queue or running:
                 while queue and len(running) < workers:
                     k = queue.pop(0)
-                    running[k] = _Worker(chunks[k], path, opts, Path(tmp), k)
+                    running[k] = _Worker(module, jobs[k][0], jobs[k][1], Path(tmp), k)
                 for k, w in list(running.items()):
                     code = w.proc.poll()
                     if code is None:
@@ -151,7 +143,7 @@ def scan_chunks(path, options, chunks: list[Chunk], workers: int, total: int, pr
                     if code != 0 or not w.out.is_file():
                         raise DetectionWorkerError(w.failure())
                     results[k] = w.finish()
-                    results[k]["done"] = len(results[k]["times"])
+                    results[k]["done"] = w.done
                     w.kill()
                     del running[k]
                 done = sum(r["done"] for r in results.values()) + sum(w.done for w in running.values())
@@ -162,7 +154,26 @@ def scan_chunks(path, options, chunks: list[Chunk], workers: int, total: int, pr
         finally:
             for w in running.values():
                 w.kill()
-    scan = join_chunks([results[k] for k in range(len(chunks))])
+    return [results[k] for k in range(len(jobs))]
+
+
+def scan_chunks(path, options, chunks: list[Chunk], workers: int, total: int, progress=None) -> dict:
+    """Run ``chunks`` on at most ``workers`` processes; join them in time order.
+
+    Returns ``times`` (T,) float64, ``indices`` (T,) int64, ``counts`` (T,) int16, ``poses`` / ``worlds``:
+    lists of (K, 33, 4) / (K, 33, 3) float32 per frame (``PoseDetector.detect_all``) and ``detect_s`` (the
+    wall time of the whole scan), ``device`` / ``device_note`` (the first chunk's ``PoseDetector``). ``options`` is a ``DetectOptions``; ``total`` the expected frame count.
+    """
+    opts = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(options).items()
+            if k not in ("workers", "start_s", "end_s")}
+    t0 = time.perf_counter()
+    jobs = []
+    for k, c in enumerate(chunks):
+        end = "the end" if c.end_s is None else f"{c.end_s:.1f} s"
+        jobs.append(({"path": str(path), "warm_s": c.warm_s, "start_s": c.start_s, "end_s": c.end_s, "options": opts,
+                      "allow_empty": k > 0}, f"detection worker for {c.start_s:.1f} s to {end}"))
+    results = run_workers("inference.pipeline.detect_worker", jobs, workers, total, progress)
+    scan = join_chunks(results)
     scan["detect_s"] = time.perf_counter() - t0
     return scan
 

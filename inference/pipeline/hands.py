@@ -66,6 +66,14 @@ class HandTracks:
         """(T, 2) bool: frames and sides with a hand."""
         return self.score > 0
 
+    def swap_sides(self, frames: np.ndarray) -> "HandTracks":
+        """A copy with left and right exchanged in ``frames`` ((T,) bool): where the body's left/right labels were
+        repaired after the hands were looked for (``flips.repair_swaps``), each hand goes with its repaired wrist."""
+        f = np.asarray(frames, bool)
+        lms, world, score = self.landmarks.copy(), self.world.copy(), self.score.copy()
+        lms[f], world[f], score[f] = lms[f][:, ::-1], world[f][:, ::-1], score[f][:, ::-1]
+        return HandTracks(lms, world, score, self.detect_s)
+
 
 def wrist_crop(body: np.ndarray, side: int, width: int, height: int, scale: float = 1.0):
     """Pixel box (x0, y0, x1, y1) around the body's ``side`` wrist (0 left, 1 right), or None when the wrist or

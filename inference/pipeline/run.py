@@ -32,10 +32,11 @@ from .providers import (UplifterLoader, device_label, get_uplifter, resolve_prov
                         _cached_uplifter)
 from .detect import DEFAULT_MODEL as DEFAULT_TASK_PATH
 from .detect import DELEGATES, DetectOptions, Detections, detect_video
-from .detect_parallel import DetectionWorkerError
+from .detect_parallel import DetectionWorkerError, default_workers
 from .finger_motion import solve_fingers
 from .flips import repair_swaps
-from .hands import HandOptions, HandTracks, detect_hands
+from .hands import HandOptions, HandTracks
+from .hands_parallel import detect_hands_parallel
 from .gaps import fill_gaps
 from .limb_fusion import fuse_limb_directions
 from .motion_clip import MotionClip
@@ -190,12 +191,17 @@ def convert_video(path, options: ConvertOptions | None = None, progress: Progres
 
 
 def track_hands(path, det: Detections, o: ConvertOptions, progress: Progress | None = None) -> HandTracks:
-    """The hands of the person in ``det`` (``hands.detect_hands``, every ``o.hands_every``-th frame) for
-    ``lift_detections``; PipelineError when the hand model is missing."""
+    """The hands of the person in ``det`` (``hands.detect_hands``, every ``o.hands_every``-th frame, over time chunks
+    on ``o.workers`` processes: ``hands_parallel``) for ``lift_detections``; PipelineError when the hand model is
+    missing or a worker fails."""
     try:
-        return detect_hands(path, det, HandOptions(every=int(o.hands_every)),
-                            progress=None if progress is None else lambda done, total: progress("hands", done, total))
+        return detect_hands_parallel(path, det, HandOptions(every=int(o.hands_every)),
+                                     workers=o.workers or default_workers(),
+                                     progress=None if progress is None else lambda done, total: progress("hands", done,
+                                                                                                         total))
     except FileNotFoundError as err:                    # the hand model is missing from this install
+        raise PipelineError(str(err)) from err
+    except DetectionWorkerError as err:
         raise PipelineError(str(err)) from err
 
 
@@ -315,6 +321,8 @@ def lift_detections(det: Detections, options: ConvertOptions | None = None, prog
         return local, root, joints, before, (rotation_jitter_deg(local, fps, keyed), position_jitter_mm(joints, keyed))
 
     local, root, joints, before, after = run.stage("smooth", smooth)
+    if hands is not None and swapped.any():
+        hands = hands.swap_sides(swapped)           # the hands were looked for at the unrepaired wrists
     fingers = (run.stage("fingers", solve_fingers, hands.world, hands.found, det.times_s, fps, o.smoothing, o.max_gap_s)
                if hands is not None else None)
     camera = {k: (v.tolist() if isinstance(v, np.generic) else v) for k, v in world.camera.items()}

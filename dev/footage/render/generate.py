@@ -3,7 +3,7 @@
     python -m uplift_mocap.dev.footage.render.generate BVH --out OUT.mp4 [--start-s S] [--seconds N]
         [--fps 30] [--yaw 45] [--cam-height 1.4] [--distance 6.5] [--focal-mm 35]
         [--width 640] [--height 480] [--rig cmu_mb] [--look-seed N] [--body-scale 1.0]
-        [--camera-motion static|track|pan]
+        [--camera-motion static|track|pan] [--finger-seed N]
 
 Steps: ``inference.mocap.convert.load_canonical`` (at its real rate, ``dev.training.bvh_fps``) -> sampled
 at ``fps`` (nearest source frame) over
@@ -32,6 +32,9 @@ from ....inference.retarget import presets
 from ....inference.core import skeleton as sk
 from ...training.bvh_fps import source_fps
 from ....inference.mocap.convert import load_canonical
+from ....inference.pipeline.finger_motion import hand_to_skeleton
+from ....inference.pipeline.fingers import angles_to_quats
+from ..finger_poses import random_finger_angles
 from ....inference.core.rotations import forward_kinematics
 from ....addon import rig_io
 from . import body, ground_truth, looks, makehuman, stage
@@ -58,6 +61,7 @@ class FootageOptions:
     look_seed: int | None = None      # body shape and colours (``looks.sample_look``); None: the base body
     body_scale: float = 1.0           # uniform size of the whole body (1: MakeHuman's base height)
     camera_motion: str = "static"     # "static", "track" (travels with the actor) or "pan" (turns to follow)
+    finger_seed: int | None = None    # moving fingers (``finger_poses``) from this seed; None: the rig's rest hands
 
 
 @dataclass
@@ -115,13 +119,23 @@ def generate_clip(options: FootageOptions) -> FootageResult:
     lift = (0.0, 0.0, -float(body.read_base_mesh().verts[:, 2].min()))   # soles on Z = 0
     arm = makehuman.build_armature_from_rig_json(makehuman.rig_json_path(o.rig), "FootageRig", offset=lift)
     look = looks.sample_look(o.look_seed)
-    body.build_body(arm, o.rig, offset=lift, look=look)
+    skin = body.build_body(arm, o.rig, offset=lift, look=look)
     arm.scale = (o.body_scale,) * 3      # the root path is centred on the origin: scaled about it
     bpy.context.view_layer.update()      # matrix_world: retargeting works in world units
     stage.add_floor(scene)
     mapping = _rig_bones(o.rig, arm)
-    result = rig_io.retarget_onto(arm, local_rot, root, offsets, mapping)
     t = len(idx)
+    finger_angles = None
+    if o.finger_seed is not None:
+        if not all(j in mapping for j in sk.FINGER_JOINT_NAMES):
+            raise ValueError(f"rig {o.rig!r} has no finger bones to pose (use default or game_engine)")
+        finger_angles = random_finger_angles(t, o.fps, o.finger_seed)
+        fingers = np.concatenate([hand_to_skeleton(angles_to_quats(finger_angles[:, s], s), s).reshape(t, 15, 4)
+                                  for s in (0, 1)], axis=1)
+        result = rig_io.retarget_onto(arm, np.concatenate([local_rot, fingers], axis=1), root,
+                                      sk.full_offsets(offsets), mapping)
+    else:
+        result = rig_io.retarget_onto(arm, local_rot, root, offsets, mapping)
     scene.frame_start, scene.frame_end = 1, t
     rig_io.key_result(arm, result, "FootageMotion", frame_start=1.0)
     t1 = time.perf_counter()
@@ -138,6 +152,15 @@ def generate_clip(options: FootageOptions) -> FootageResult:
     canonical = forward_kinematics(local_rot, root, offsets, sk.PARENTS)[0]
     gt_path = Path(ground_truth.ground_truth_path(out))
     px = np.stack([stage.project(joints[t], c) for t, c in enumerate(cams)])
+    hands = {}
+    if finger_angles is not None:
+        parent_of = {b.name: b.parent.name for b in arm.data.bones if b.parent is not None}
+        weights = body.read_weights(o.rig, body.read_base_mesh(look=look).source_index)
+        recipe = ground_truth.hand_skin_joints(mapping, parent_of, weights)
+        points = ground_truth.measure_hands(scene, skin, recipe, range(1, t + 1))
+        hands = dict(finger_angles=finger_angles, hand_points=points,
+                     hand_points_px=np.stack([stage.project(points[i].reshape(-1, 3), c).reshape(2, 21, 3)
+                                              for i, c in enumerate(cams)]))
     ground_truth.save_ground_truth(
         gt_path, joints=joints, joints_px=px, local_rot=local_rot,
         root_translation=root, offsets=offsets, canonical_joints=canonical, camera=cam, fps=o.fps,
@@ -147,7 +170,7 @@ def generate_clip(options: FootageOptions) -> FootageResult:
                    look_seed=np.int64(-1 if o.look_seed is None else o.look_seed), look=look.describe(),
                    rig_bones=np.array([mapping[j] for j in sk.JOINT_NAMES]), camera_motion=o.camera_motion,
                    cam_from_world_per_frame=np.stack([c.cam_from_world() for c in cams]),
-                   camera_path=np.stack([c.position() for c in cams])))
+                   camera_path=np.stack([c.position() for c in cams]), **hands))
     t2 = time.perf_counter()
 
     stage.setup_render(scene, o.width, o.height, o.fps, str(out))
@@ -182,13 +205,17 @@ def _parser() -> argparse.ArgumentParser:
                    help="uniform scale of the whole body, 0.5-2 (1: MakeHuman's base height)")
     p.add_argument("--camera-motion", default=d.camera_motion, choices=("static", "track", "pan"),
                    help="static; track: the camera travels with the actor; pan: it turns to follow (default static)")
+    p.add_argument("--finger-seed", type=int, default=None,
+                   help="moving fingers from this seed (rigs with finger bones: default, game_engine); their angles "
+                        "and the rig's measured hand points go into the ground truth")
     return p
 
 
 def main(argv=None) -> int:
     a = _parser().parse_args(argv)
     opts = FootageOptions(a.bvh, a.out, a.start_s, a.seconds, a.fps, a.yaw, a.cam_height, a.distance, a.focal_mm,
-                          a.width, a.height, a.rig, a.target_height, a.look_seed, a.body_scale, a.camera_motion)
+                          a.width, a.height, a.rig, a.target_height, a.look_seed, a.body_scale, a.camera_motion,
+                          a.finger_seed)
     try:
         res = generate_clip(opts)
     except (ValueError, FileNotFoundError) as exc:

@@ -17,6 +17,11 @@ a moving camera (``camera_motion`` "track" or "pan") adds ``cam_from_world_per_f
 ``camera_path`` (T, 3) camera centres (m), and ``joints_px`` uses each frame's camera.
 Time: ``fps``, ``frame_indices`` (T,) video frame numbers from 0, ``times_s`` (T,) = index / fps,
 ``source_times_s`` (T,) the BVH time shown in each frame.
+Moving fingers (``generate --finger-seed``) add ``finger_angles`` (T, 2, 5, 3, 2) radians that drove the rig's
+finger bones (``pipeline.fingers`` convention), ``hand_points`` (T, 2, 21, 3) m the hand joints measured on the
+posed skin in MediaPipe's hand landmark order (``measure_hands``: the rig's bones do not sit where MakeHuman's hand
+mesh is, up to 6 cm at the fingertips, so the skin is what is measured) and ``hand_points_px`` (T, 2, 21, 3) their
+projection (as ``joints_px``).
 """
 from __future__ import annotations
 
@@ -49,6 +54,73 @@ def measure_joints(scene, armature, rig_bones: dict[str, str], frames) -> np.nda
         world = np.array(armature.matrix_world)
         heads = np.array([tuple(b.head) for b in bones])          # armature space
         out[t] = heads @ world[:3, :3].T + world[:3, 3]
+    return out
+
+
+def hand_skin_joints(rig_bones: dict[str, str], parent_of: dict[str, str], weights: dict) -> list:
+    """How to find each hand point on the skinned mesh: per side, 21 (vertex indices, weights) pairs in MediaPipe's
+    hand landmark order. A joint between bones a and b is the centroid of the vertices both move, weighted by
+    w_a * w_b (the skin's crease); a fingertip the centroid of the last bone's most distal vertices (the 15 %
+    furthest from its base joint, found on the rest mesh at measuring time). ``parent_of``: bone -> parent bone;
+    ``weights``: ``body.read_weights``'s {bone: (vertex indices, weights)}."""
+    from ....inference.pipeline.fingers import FINGER_CHAINS
+
+    def crease(a: str, b: str):
+        wa, wb = dict(zip(*weights[a])), dict(zip(*weights[b]))
+        both = sorted(set(wa) & set(wb))
+        if not both:
+            raise ValueError(f"bones {a!r} and {b!r} share no skinned vertices: no joint between them")
+        return np.array(both), np.array([wa[v] * wb[v] for v in both])
+
+    out = []
+    for side in "lr":
+        points = [None] * sk.NUM_HAND_LANDMARKS
+        hand = rig_bones[f"hand_{side}"]
+        points[0] = crease(parent_of[hand], hand)
+        for finger in range(len(sk.FINGERS)):
+            bones = [rig_bones[f"{sk.FINGERS[finger]}_{k + 1:02d}_{side}"] for k in range(3)]
+            for k, bone in enumerate(bones):
+                points[FINGER_CHAINS[finger, k + 1]] = crease(parent_of[bone], bone)
+            idx, w = weights[bones[2]]
+            points[FINGER_CHAINS[finger, 4]] = ("tip", idx[w > 0.5], points[FINGER_CHAINS[finger, 3]])
+        out.append(points)
+    return out
+
+
+def measure_hands(scene, mesh_obj, recipe: list, frames) -> np.ndarray:
+    """(T, 2, 21, 3) float64 world points of both hands (left first), MediaPipe's hand landmark order, measured on
+    the evaluated (posed, skinned) mesh ``mesh_obj`` with ``hand_skin_joints``' recipe: what the picture shows."""
+    def evaluated() -> np.ndarray:
+        dg = bpy.context.evaluated_depsgraph_get()
+        ev = mesh_obj.evaluated_get(dg)
+        me = ev.to_mesh()
+        co = np.empty(len(me.vertices) * 3)
+        me.vertices.foreach_get("co", co)
+        ev.to_mesh_clear()
+        m = np.array(mesh_obj.matrix_world)
+        return co.reshape(-1, 3) @ m[:3, :3].T + m[:3, 3]
+
+    def centroid(v, idx, w):
+        return (v[idx] * w[:, None]).sum(0) / w.sum()
+
+    import bpy
+
+    scene.frame_set(int(frames[0]))
+    rest = evaluated()
+    tips = {}                                  # (side, landmark) -> the distal vertices of that fingertip
+    for s, points in enumerate(recipe):
+        for i, p in enumerate(points):
+            if isinstance(p[0], str):
+                _, idx, base = p
+                d = np.linalg.norm(rest[idx] - centroid(rest, *base), axis=-1)
+                tips[s, i] = idx[d >= np.quantile(d, 0.85)]
+    out = np.empty((len(frames), 2, sk.NUM_HAND_LANDMARKS, 3))
+    for t, f in enumerate(frames):
+        scene.frame_set(int(f))
+        v = evaluated()
+        for s, points in enumerate(recipe):
+            for i, p in enumerate(points):
+                out[t, s, i] = v[tips[s, i]].mean(0) if isinstance(p[0], str) else centroid(v, *p)
     return out
 
 
