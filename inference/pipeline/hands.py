@@ -168,7 +168,8 @@ def detect_hands(path: str | os.PathLike, det: Detections, options: HandOptions 
     start, end = float(det.times_s[0]) - 1e-3, float(det.times_s[-1]) + 1e-3
     detect_s, i = 0.0, 0
     with HandDetector(o) as hands:
-        for frame in video.iter_frames(path, max(0.0, start), end, det.stride):
+        # only the frames looked at are decoded in full (the others are grabbed and skipped)
+        for frame in video.iter_frames(path, max(0.0, start), end, det.stride * int(o.every)):
             while i < n and det.times_s[i] < frame.time_s - 1e-4:
                 i += 1
             if i >= n:
