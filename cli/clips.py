@@ -29,6 +29,7 @@ class Outcome:
     clip: object | None = None
     message: str = ""
     kind: str = ""
+    person: int | None = None           # ``--each-person``: which person of the video this clip is
 
 
 def expand_videos(paths: list[Path]) -> list[Path]:
@@ -42,21 +43,26 @@ def expand_videos(paths: list[Path]) -> list[Path]:
     return out
 
 
-def serial_outcomes(videos: list[Path], options, uplifter, bar: ProgressBar, err) -> Iterator[Outcome]:
-    """Each clip in this process, with progress bars."""
-    from ..inference.pipeline.run import PipelineError, convert_video, failure_kind
+def serial_outcomes(videos: list[Path], options, uplifter, bar: ProgressBar, err,
+                    each_person: bool = False) -> Iterator[Outcome]:
+    """Each clip in this process, with progress bars; ``each_person``: one outcome per person seen."""
+    from ..inference.pipeline.run import PipelineError, convert_everyone, convert_video, failure_kind
 
     for i, video in enumerate(videos):
         if bar.enabled:
             print(video, file=err, flush=True)
         try:
-            clip = convert_video(video, options, progress=bar, uplifter=uplifter)
+            if each_person:
+                clips = convert_everyone(video, options, progress=bar, uplifter=uplifter)
+            else:
+                clips = [convert_video(video, options, progress=bar, uplifter=uplifter)]
         except PipelineError as e:
             bar.finish()
             yield Outcome(i, message=str(e), kind=failure_kind(e))
             continue
         bar.finish()
-        yield Outcome(i, clip)
+        for number, clip in enumerate(clips):
+            yield Outcome(i, clip, person=number if each_person else None)
 
 
 class _ClipProcess:
@@ -143,7 +149,7 @@ def convert_videos(args, out, err, videos: list[Path], formats, options, wopts, 
             error_line(None, str(e), err)
             return EXIT_FAILED
         outcomes = serial_outcomes(videos, options, uplifter, ProgressBar(err, enabled=False if args.quiet else None),
-                                   err)
+                                   err, each_person=getattr(args, "each_person", False))
     tally = Tally()
     try:
         for o in outcomes:
@@ -153,16 +159,28 @@ def convert_videos(args, out, err, videos: list[Path], formats, options, wopts, 
                 tally.failed.append((name, KIND_EXIT.get(o.kind, EXIT_FAILED)))
                 continue
             t0 = time.perf_counter()
+            stem = stems[o.index] + ("" if o.person is None else f"_person{o.person}")
+            if o.person is not None:              # names known only now: refuse to replace files here
+                from .convert import refuse_existing
+
+                reason = refuse_existing([args.out / f"{stem}{motion_clip.WRITERS[f].suffix}" for f in formats],
+                                         getattr(args, "overwrite", False))
+                if reason:
+                    error_line(name, reason, err)
+                    tally.failed.append((name, EXIT_OUTPUT))
+                    continue
             try:
-                paths = motion_clip.write_clip(o.clip, args.out, stems[o.index], formats, wopts)
+                paths = motion_clip.write_clip(o.clip, args.out, stem, formats, wopts)
             except OSError as e:
                 error_line(name, f"cannot write to {args.out}: {e.strerror or e}", err)
                 tally.failed.append((name, EXIT_OUTPUT))
                 continue
             o.clip.timings["write"] = time.perf_counter() - t0
             o.clip.timings["total"] = o.clip.timings.get("total", 0.0) + o.clip.timings["write"]
-            print(clip_summary(name, o.clip, paths), file=out, flush=True)
-            tally.ok.append(name)
+            label = name if o.person is None else f"{name} person {o.person}"
+            print(clip_summary(label, o.clip, paths), file=out, flush=True)
+            if name not in tally.ok:
+                tally.ok.append(name)
     except KeyboardInterrupt:
         error_line(None, "interrupted", err)
         return EXIT_INTERRUPTED

@@ -86,6 +86,9 @@ def add_processing_arguments(p: argparse.ArgumentParser, video: bool = True) -> 
         p.add_argument("--person", type=int, default=None, metavar="N",
                        help="convert person N of everyone seen, 0 = the most present (see --list-people); "
                             "default: follow the largest person")
+        p.add_argument("--each-person", action="store_true",
+                       help="convert everyone seen, each to OUTDIR/<name>_person<N>.<format> (N as --list-people "
+                            "numbers them; one detection pass; runs in this process)")
     p.add_argument("--focal-mm", type=float, default=None, metavar="F",
                    help="35 mm-equivalent focal length of the camera (default: estimated)")
     p.add_argument("--provider", default=None, metavar="P",
@@ -260,6 +263,11 @@ def _convert(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         formats = motion_clip.parse_formats(args.format)
         options = convert_options(args)
         options.validate()
+        if getattr(args, "each_person", False):
+            if args.person is not None:
+                raise ValueError("--each-person converts everyone: leave out --person")
+            if getattr(args, "cluster", None) or (getattr(args, "jobs", 1) or 1) > 1:
+                raise ValueError("--each-person runs in this process: leave out --jobs and --cluster")
         resolve_provider(options.provider)
         wopts = writer_options(args, formats)
         reason = refuse_existing([args.out / f"{stem}{motion_clip.WRITERS[f].suffix}" for stem in stems for f in formats],

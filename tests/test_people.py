@@ -71,3 +71,45 @@ def test_real_clip_lists_both_people(repo_root):
     tracks, times = detect_people(video)
     assert len(tracks) >= 2 and len(times) == 100
     assert tracks[0].coverage > 0.9 and tracks[1].coverage > 0.8    # the man on the plate and the woman
+
+
+
+def test_each_person_gets_its_own_files(repo_root, tmp_path, capsys):
+    """--each-person on the real two-person clip: one detection pass, both people converted, each to
+    <name>_person<N>.<format> numbered as --list-people numbers them; nothing replaced without --overwrite."""
+    video = repo_root.parent / "shared" / "real" / "videos" / "cam01.mp4"
+    if not video.is_file() or importlib.util.find_spec("mediapipe") is None:
+        pytest.skip("../shared/real not present (or no mediapipe)")
+    from uplift_mocap.cli import commands as cli
+    from uplift_mocap.cli import convert as cc
+    from uplift_mocap.inference.pipeline import motion_clip as mc
+
+    out_dir = tmp_path / "out"
+    args = ["convert", str(video), "-o", str(out_dir), "--each-person", "--format", "npz", "--no-hands", "-q"]
+    assert cli.main(args) == 0
+    out = capsys.readouterr().out
+    names = sorted(p.name for p in out_dir.iterdir())
+    assert names[:2] == ["cam01_person0.npz", "cam01_person1.npz"], names
+    assert f"{video} person 0:" in out and f"{video} person 1:" in out and "converted 1 of 1 video" in out
+    a, b = (mc.read_npz(out_dir / n) for n in names[:2])
+    assert a.info["person"] == 0 and b.info["person"] == 1
+    assert a.info["detected_fraction"] > 0.9 and b.info["detected_fraction"] > 0.8
+    # two different people: their pelvises stay apart in the picture's world
+    gap = np.linalg.norm(a.root_translation[:, :2] - b.root_translation[:, :2], axis=-1)
+    assert np.median(gap) > 0.3
+    assert cli.main(args) == cc.EXIT_OUTPUT                             # the files exist now
+    err = capsys.readouterr().err
+    assert "exists" in err and "--overwrite" in err
+
+
+def test_each_person_is_refused_with_person_or_jobs(tmp_path, capsys):
+    from uplift_mocap.cli import commands as cli
+    from uplift_mocap.cli import convert as cc
+
+    assert cli.main(["convert", str(WALK), "-o", str(tmp_path / "x"), "--each-person", "--person", "1"]) \
+        == cc.EXIT_USAGE
+    assert "leave out --person" in capsys.readouterr().err
+    assert cli.main(["convert", str(WALK), str(WALK), "-o", str(tmp_path / "x"), "--each-person", "--jobs", "2"]) \
+        == cc.EXIT_USAGE
+    assert "leave out --jobs" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()

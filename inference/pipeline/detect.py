@@ -288,23 +288,21 @@ def detections_from_chunks(path, options: DetectOptions, info: video.VideoInfo, 
     return _detections(path, options, scan)
 
 
-def _detections(path, o: DetectOptions, scan: dict) -> Detections:
-    """The kept person of a scan (the one-person choice, or track ``o.person``) as ``Detections``."""
+def _detections(path, o: DetectOptions, scan: dict, track=None) -> Detections:
+    """The kept person of a scan (the one-person choice, track ``o.person``, or ``track``) as ``Detections``."""
     info, times_a, idx = scan["info"], scan["times"], scan["indices"]
     people = scan["counts"]
-    if o.person is None:
+    if track is None and o.person is None:
         lms, pres, world = scan["chosen"]
     else:
-        from .people import track_people
-
-        tracks = track_people(scan["poses"], scan["worlds"], times_a, info.width / info.height, o.max_jump,
-                              o.reacquire_s)
-        if not 0 <= o.person < len(tracks):
-            raise PersonChoiceError(f"{path}: no person {o.person}: {len(tracks)} "
-                                    f"{'person' if len(tracks) == 1 else 'people'} seen (numbered 0 to "
-                                    f"{len(tracks) - 1} by time on screen)")
-        tr = tracks[o.person]
-        lms, pres, world = tr.landmarks, tr.presence, tr.world
+        if track is None:
+            tracks = _tracks(scan, o)
+            if not 0 <= o.person < len(tracks):
+                raise PersonChoiceError(f"{path}: no person {o.person}: {len(tracks)} "
+                                        f"{'person' if len(tracks) == 1 else 'people'} seen (numbered 0 to "
+                                        f"{len(tracks) - 1} by time on screen)")
+            track = tracks[o.person]
+        lms, pres, world = track.landmarks, track.presence, track.world
     fps = info.fps
     if fps <= 0 and len(times_a) > 1:
         fps = float(1.0 / np.median(np.diff(times_a)))
@@ -318,16 +316,26 @@ class PersonChoiceError(ValueError):
     """``DetectOptions.person`` names a person the video does not have."""
 
 
+def _tracks(scan: dict, o: DetectOptions) -> list:
+    from .people import track_people
+
+    return track_people(scan["poses"], scan["worlds"], scan["times"], scan["info"].width / scan["info"].height,
+                        o.max_jump, o.reacquire_s)
+
+
 def detect_people(path: str | os.PathLike, options: DetectOptions | None = None,
                   progress: Callable[[int, int], None] | None = None):
     """Everyone in the video: (``people.PersonTrack`` list, most present first; times_s (T,))."""
-    from .people import track_people
+    scan = _scan(path, options or DetectOptions(), progress, choose=False, keep_all=True)
+    return _tracks(scan, options or DetectOptions()), scan["times"]
 
+
+def detect_everyone(path: str | os.PathLike, options: DetectOptions | None = None,
+                    progress: Callable[[int, int], None] | None = None) -> list[Detections]:
+    """One ``Detections`` per person seen (``people.track_people``, most present first), from one pass."""
     o = options or DetectOptions()
     scan = _scan(path, o, progress, choose=False, keep_all=True)
-    info = scan["info"]
-    return track_people(scan["poses"], scan["worlds"], scan["times"], info.width / info.height, o.max_jump,
-                        o.reacquire_s), scan["times"]
+    return [_detections(path, o, scan, track) for track in _tracks(scan, o)]
 
 
 def _scan(path, o: DetectOptions, progress, choose: bool = True, keep_all: bool = False) -> dict:

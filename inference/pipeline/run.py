@@ -190,6 +190,37 @@ def convert_video(path, options: ConvertOptions | None = None, progress: Progres
     return clip
 
 
+def convert_everyone(path, options: ConvertOptions | None = None, progress: Progress | None = None,
+                     cancel: threading.Event | None = None, uplifter: Uplifter | None = None) -> list[MotionClip]:
+    """Every person in video ``path``, each converted to its own MotionClip (most present first, numbered as
+    ``--list-people`` numbers them; ``info["person"]``), from one detection pass; ``options.person`` is ignored.
+    Raises as ``convert_video``; NoPersonError when nobody is seen."""
+    from dataclasses import replace
+
+    from .detect import detect_everyone
+
+    o = replace(options or ConvertOptions(), person=None)
+    o.validate()
+    run = _Run(progress, cancel)
+    path = Path(path)
+    try:
+        people = detect_everyone(path, detect_options(o), progress=lambda done, total: run.report("detect", done, total))
+    except (VideoError, DetectionWorkerError) as err:
+        raise PipelineError(str(err)) from err
+    except (FileNotFoundError, ValueError) as err:
+        raise PipelineError(f"{path}: {err}".splitlines()[0]) from err
+    if not people:
+        raise NoPersonError(f"{path}: no person found")
+    uplifter = uplifter or get_uplifter(o.model_path, o.provider)
+    clips = []
+    for number, det in enumerate(people):
+        hands = track_hands(path, det, o, run.report) if o.hands and det.detected.any() else None
+        clip = lift_detections(det, o, progress, cancel, uplifter, hands=hands)
+        clip.info["person"] = number
+        clips.append(clip)
+    return clips
+
+
 def track_hands(path, det: Detections, o: ConvertOptions, progress: Progress | None = None) -> HandTracks:
     """The hands of the person in ``det`` (``hands.detect_hands``, every ``o.hands_every``-th frame, over time chunks
     on ``o.workers`` processes: ``hands_parallel``) for ``lift_detections``; PipelineError when the hand model is
@@ -359,4 +390,5 @@ def lift_detections(det: Detections, options: ConvertOptions | None = None, prog
 
 
 __all__ = ["ConvertOptions", "PipelineError", "NoPersonError", "Cancelled", "STAGES", "convert_video", "track_hands",
+           "convert_everyone",
            "lift_detections", "get_uplifter", "resolve_provider"]
