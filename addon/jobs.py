@@ -11,7 +11,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from ..inference.pipeline.run import Cancelled, ConvertOptions, PipelineError, convert_video
+from ..inference.pipeline.run import Cancelled, ConvertOptions, PipelineError, convert_everyone, convert_video
 
 # Share of the whole job per pipeline stage, for one progress bar (detection dominates).
 STAGE_WEIGHTS = {"detect": 0.66, "hands": 0.24, "flips": 0.005, "gaps": 0.005, "lift": 0.05, "world": 0.02,
@@ -51,10 +51,11 @@ def overall_fraction(stage: str, done: int, total: int) -> float:
 
 class ConvertJob:
     """``ConvertJob(path, options).start()``; then ``poll()`` until ``outcome`` is set:
-    ("done", MotionClip) | ("error", one-line reason) | ("cancelled", None)."""
+    ("done", MotionClip, or a list of them, one per person, with ``everyone``) | ("error", one-line reason) |
+    ("cancelled", None)."""
 
-    def __init__(self, path, options: ConvertOptions | None = None, uplifter=None):
-        self.path, self.options, self.uplifter = path, options, uplifter
+    def __init__(self, path, options: ConvertOptions | None = None, uplifter=None, everyone: bool = False):
+        self.path, self.options, self.uplifter, self.everyone = path, options, uplifter, everyone
         self.status = Status()
         self.outcome: tuple[str, object] | None = None
         self._queue: queue.Queue = queue.Queue()
@@ -68,8 +69,9 @@ class ConvertJob:
 
     def _run(self) -> None:
         try:
-            clip = convert_video(self.path, self.options, progress=self._progress, cancel=self._cancel,
-                                 uplifter=self.uplifter)
+            convert = convert_everyone if self.everyone else convert_video
+            clip = convert(self.path, self.options, progress=self._progress, cancel=self._cancel,
+                           uplifter=self.uplifter)
             self._queue.put(("done", clip))
         except Cancelled:
             self._queue.put(("cancelled", None))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import bpy
 
 from ..inference.core import skeleton as S
-from ..inference.pipeline.run import PipelineError, convert_video
+from ..inference.pipeline.run import PipelineError, convert_everyone, convert_video
 from ..inference.retarget.presets import auto_detect
 from . import animate, compat, jobs, motion_store, rig_io
 from .preferences import get_preferences
@@ -28,9 +28,10 @@ def strip_problem(context) -> str | None:
     if not compat.is_movie_strip(strip):
         return f"The active strip {strip.name!r} is not a movie strip"
     settings = scene.uplift
-    if settings.target == "EXISTING" and settings.armature is None:
+    existing = settings.target == "EXISTING" and not settings.everyone   # everyone: new armatures
+    if existing and settings.armature is None:
         return "Pick the armature to animate, or choose New Armature"
-    if settings.target == "EXISTING" and settings.armature.type != "ARMATURE":
+    if existing and settings.armature.type != "ARMATURE":
         return f"{settings.armature.name!r} is not an armature"
     if running_job() is not None:
         return "A conversion is already running (Esc cancels it)"
@@ -110,11 +111,19 @@ class UPLIFT_OT_animate_strip(_SaysWhy, bpy.types.Operator):
                                           settings.hands)
         options.validate()
         self._source = source
-        self._target_name = settings.armature.name if settings.target == "EXISTING" else None
+        self._everyone = bool(settings.everyone)
+        self._target_name = settings.armature.name if settings.target == "EXISTING" and not self._everyone else None
         self._preset = settings.preset
         return source, options
 
     def _finish(self, context, clip):
+        if isinstance(clip, list):                       # everyone: a new armature and Action per person
+            results = [self._finish_one(context, c, f"{self._source.name} person {c.info.get('person', k)}")
+                       for k, c in enumerate(clip)]
+            return {"FINISHED"} if all(r == {"FINISHED"} for r in results) else {"CANCELLED"}
+        return self._finish_one(context, clip, self._source.name)
+
+    def _finish_one(self, context, clip, name: str):
         target = None
         if self._target_name is not None:
             target = bpy.data.objects.get(self._target_name)
@@ -122,7 +131,7 @@ class UPLIFT_OT_animate_strip(_SaysWhy, bpy.types.Operator):
                 self.report({"ERROR"}, f"Armature {self._target_name!r} was removed during the conversion")
                 return {"CANCELLED"}
         try:
-            res = animate.apply_clip(context, clip, self._source.name, self._source.frame_start, target,
+            res = animate.apply_clip(context, clip, name, self._source.frame_start, target,
                                      self._preset, video_fps=self._source.video_fps)
         except (PipelineError, ValueError) as exc:
             self.report({"ERROR"}, str(exc))
@@ -142,7 +151,7 @@ class UPLIFT_OT_animate_strip(_SaysWhy, bpy.types.Operator):
         """Synchronous (scripts, background mode): convert, then key."""
         try:
             source, options = self._prepare(context)
-            clip = convert_video(source.path, options)
+            clip = (convert_everyone if self._everyone else convert_video)(source.path, options)
         except PipelineError as exc:
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
@@ -156,7 +165,7 @@ class UPLIFT_OT_animate_strip(_SaysWhy, bpy.types.Operator):
         except PipelineError as exc:
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
-        self._job = RUNNING["job"] = jobs.ConvertJob(source.path, options).start()
+        self._job = RUNNING["job"] = jobs.ConvertJob(source.path, options, everyone=self._everyone).start()
         wm = context.window_manager
         self._timer = wm.event_timer_add(0.1, window=context.window)
         wm.modal_handler_add(self)

@@ -11,6 +11,13 @@ def _draw_progress(layout, job) -> None:
     layout.label(text="Esc cancels; nothing is written until it finishes", icon="INFO")
 
 
+
+def _mapped_text(mapping: dict) -> str:
+    """"22/22 joints" (+ ", 30 finger bones" when the rig's fingers are mapped too)."""
+    body = sum(j in S.JOINT_INDEX for j in mapping)
+    fingers = len(mapping) - body
+    return f"{body}/{S.NUM_JOINTS} joints" + (f", {fingers} finger bones" if fingers else "")
+
 class SEQUENCER_PT_uplift(bpy.types.Panel):
     bl_space_type = "SEQUENCE_EDITOR"
     bl_region_type = "UI"
@@ -39,7 +46,7 @@ class SEQUENCER_PT_uplift(bpy.types.Panel):
             col.prop(settings, "preset")
             if settings.armature is not None and settings.armature.type == "ARMATURE":
                 preset, mapping, conf = rig_io.mapping_for(settings.armature)
-                col.label(text=f"{len(mapping)}/{S.NUM_JOINTS} joints mapped ({preset}, {conf:.0%})",
+                col.label(text=f"{_mapped_text(mapping)} mapped ({preset}, {conf:.0%})",
                           icon="CHECKMARK" if conf >= 0.99 else "QUESTION")
         col = layout.column(heading="Range")
         col.prop(settings, "use_strip_range")
@@ -54,7 +61,10 @@ class SEQUENCER_PT_uplift(bpy.types.Panel):
         sub.active = not settings.in_place
         sub.prop(settings, "plant_feet")
         col.prop(settings, "hands")
-        col.prop(settings, "person")
+        col.prop(settings, "everyone")
+        sub = col.column()
+        sub.active = not settings.everyone
+        sub.prop(settings, "person")
         col.prop(settings, "camera_motion")
         col.prop(settings, "focal_mm")
         job = running_job()
@@ -80,7 +90,7 @@ class VIEW3D_PT_uplift_rig(bpy.types.Panel):
             return
         stored = rig_io.load_mapping(obj) is not None
         preset, mapping, conf = rig_io.mapping_for(obj)
-        layout.label(text=f"Mapping: {preset}, {len(mapping)}/{S.NUM_JOINTS} joints "
+        layout.label(text=f"Mapping: {preset}, {_mapped_text(mapping)} "
                           f"({'saved' if stored else f'guessed, {conf:.0%}'})",
                      icon="CHECKMARK" if stored or conf >= 0.99 else "QUESTION")
         row = layout.row(align=True)

@@ -47,6 +47,10 @@ class UPLIFT_PG_settings(bpy.types.PropertyGroup):
         name="Hands", default=True,
         description="Track both hands and key the fingers (thumb, index, middle, ring, pinky) where the rig has "
                     "finger bones; adds a second, lighter pass over the video")
+    everyone: bpy.props.BoolProperty(
+        name="Everyone", default=False,
+        description="Convert every person seen, each onto a new armature with its own Action (named after the strip "
+                    "and the person's number, most present first); one detection pass")
     person: bpy.props.IntProperty(
         name="Person", default=-1, min=-1, soft_max=9,
         description="Who to convert when the video shows several people: -1 follows the largest one; 0, 1, ... the "

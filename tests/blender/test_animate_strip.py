@@ -33,6 +33,7 @@ import uplift_mocap
 from uplift_mocap.addon import batch, compat, jobs, motion_store, operators, rig_io
 from uplift_mocap.dev.footage.render.makehuman import build_armature_from_rig_json, rig_json_path
 from uplift_mocap.inference.pipeline.run import ConvertOptions
+from uplift_mocap.inference.core import skeleton as sk
 
 video, blend_rig, corrupt, outdir = sys.argv[1:5]
 STRIP_START, RANGE = int(sys.argv[5]), tuple(json.loads(sys.argv[6]))
@@ -132,7 +133,8 @@ bpy.context.view_layer.objects.active = rig
 bpy.ops.uplift.detect_mapping()
 bpy.ops.uplift.set_mapping_bone(joint="head", bone="__NONE__")
 out["mapping"] = dict(saved=rig_io.load_mapping(rig)[0], head="head" in rig_io.load_mapping(rig)[1],
-                      joints=len(rig_io.load_mapping(rig)[1]))
+                      joints=sum(j in sk.JOINT_INDEX for j in rig_io.load_mapping(rig)[1]),
+                      fingers=sum(j in sk.FINGER_JOINT_NAMES for j in rig_io.load_mapping(rig)[1]))
 
 # 6. headless batch through the command Blender registers (a corrupt clip among good ones)
 before = {k: len(getattr(bpy.data, k)) for k in ("objects", "actions", "scenes")}
@@ -249,7 +251,7 @@ def test_reapply_to_another_rig_and_push_to_nla(res):
 
 def test_mapping_edits_are_saved_on_the_armature(res):
     assert res["mapping"]["saved"] == "custom" and not res["mapping"]["head"]
-    assert res["mapping"]["joints"] == 21
+    assert res["mapping"]["joints"] == 21 and res["mapping"]["fingers"] == 30      # Mixamo's fingers kept
 
 
 def test_headless_batch_writes_the_good_clip_reports_the_bad_and_leaves_the_session_clean(res):

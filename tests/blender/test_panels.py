@@ -117,7 +117,7 @@ def test_sequencer_panel_states(drawn):
     assert not _has(drawn["seq_new"], "prop", "armature")
     rig = drawn["seq_rig"]
     assert _has(rig, "prop", "armature") and _has(rig, "prop", "preset") and _has(rig, "prop", "frame_start")
-    assert any(c[0] == "label" and c[1].startswith("22/22 joints mapped (mixamo") for c in rig), rig
+    assert any(c[0] == "label" and c[1].startswith("22/22 joints, 30 finger bones mapped (mixamo") for c in rig), rig
     running = drawn["seq_running"]
     assert _has(running, "progress", "Detecting: frame 3/9") and not _has(running, "operator", "uplift.animate_strip")
 
