@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterator
 
-from .exits import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OUTPUT, KIND_EXIT, Tally, error_line
+from .exits import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OUTPUT, KIND_EXIT, Tally, error_line, refuse_existing
 from .report import ProgressBar, clip_summary
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".mkv", ".avi", ".webm", ".mpg", ".mpeg", ".wmv", ".mts", ".m2ts")
@@ -161,8 +161,6 @@ def convert_videos(args, out, err, videos: list[Path], formats, options, wopts, 
             t0 = time.perf_counter()
             stem = stems[o.index] + ("" if o.person is None else f"_person{o.person}")
             if o.person is not None:              # names known only now: refuse to replace files here
-                from .convert import refuse_existing
-
                 reason = refuse_existing([args.out / f"{stem}{motion_clip.WRITERS[f].suffix}" for f in formats],
                                          getattr(args, "overwrite", False))
                 if reason:

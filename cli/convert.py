@@ -27,7 +27,7 @@ from typing import Callable, TextIO
 from .report import clip_summary, native_logs_silenced
 
 from .exits import (EXIT_FAILED, EXIT_INPUT, EXIT_INTERRUPTED, EXIT_NO_PERSON, EXIT_OK, EXIT_OUTPUT,  # noqa: F401
-                    EXIT_USAGE, KIND_EXIT, error_line)
+                    EXIT_USAGE, KIND_EXIT, error_line, refuse_existing)
 
 ARGUMENT_HOOKS: list[Callable[[argparse.ArgumentParser], None]] = []
 FORMAT_OPTIONS: dict[str, Callable[[argparse.Namespace], dict]] = {}
@@ -166,15 +166,6 @@ def writer_options(args: argparse.Namespace, formats: list[str]) -> dict[str, di
     for f in formats:
         motion_clip.WRITERS[f].check_options(**opts.get(f, {}))
     return opts
-
-
-def refuse_existing(paths: list[Path], overwrite: bool) -> str | None:
-    """A one-line reason when an output file exists and ``overwrite`` is off, else None."""
-    existing = [p for p in paths if p.exists()]
-    if existing and not overwrite:
-        more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
-        return f"{existing[0]} exists{more}: use --overwrite to replace"
-    return None
 
 
 FORMAT_OPTIONS["bvh"] = lambda args: {"units": getattr(args, "bvh_units", "m")}

@@ -21,3 +21,13 @@ class Tally:
 
 def error_line(name, message: str, err: TextIO) -> None:
     print(f"error: {name}: {message}" if name else f"error: {message}", file=err)
+
+
+def refuse_existing(paths, overwrite: bool) -> str | None:
+    """A one-line reason when an output file exists and ``overwrite`` is off (exit code EXIT_OUTPUT or
+    EXIT_USAGE, the caller's choice), else None."""
+    existing = [p for p in paths if p.exists()]
+    if existing and not overwrite:
+        more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
+        return f"{existing[0]} exists{more}: use --overwrite to replace"
+    return None

@@ -78,13 +78,14 @@ def _add_eval_camera(subparsers):
     p.add_argument("--data", type=Path, default=None, metavar="DIR", help="mocap folder (default ../shared/data)")
     p.add_argument("--out-dir", type=Path, default=Path("outputs/camera_eval"), metavar="DIR",
                    help="rendered clips (reused when present; default outputs/camera_eval)")
+    p.add_argument("--model", type=Path, default=None, metavar="PATH", help="uplifter .onnx (default: shipped)")
     p.set_defaults(func=_run_eval_camera)
 
 
 def _run_eval_camera(args) -> int:
     from .evaluation.camera_eval import run
 
-    return run(args.data or DEFAULT_DATA, args.out_dir)
+    return run(args.data or DEFAULT_DATA, args.out_dir, model_path=args.model)
 
 
 @subcommand

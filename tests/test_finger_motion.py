@@ -177,3 +177,16 @@ def test_rig_without_finger_bones_skips_fingers():
     full = mc.full_motion(_clip_with_fingers())
     res = rt.retarget(target, mapping, full.local_rot, full.root_translation, full.offsets)
     assert res.mapped.sum() == sk.NUM_JOINTS
+
+
+def test_eval_hands_joint_error_is_the_rotation_angle():
+    from uplift_mocap.dev.evaluation.hands_eval import joint_errors_deg
+
+    truth = np.zeros((4, 5, 3, 2))
+    truth[..., 0] = np.deg2rad(30.0)                               # every joint bent 30 degrees
+    assert np.allclose(joint_errors_deg(truth, truth), 0.0, atol=1e-6)
+    assert np.allclose(joint_errors_deg(np.zeros_like(truth), truth), 30.0)
+    spread = truth.copy()
+    spread[..., 1] = np.deg2rad(40.0)                              # 40 degrees of spread on top: not 70 or 10
+    e = joint_errors_deg(spread, truth)
+    assert np.allclose(e, e[0]) and 35.0 < e[0] < 45.0

@@ -29,8 +29,9 @@ def load(manifest: Path = MANIFEST) -> tuple[list[tuple[Clip, str]], dict]:
     return [(Clip(**{k: v for k, v in c.items() if k in names}), c["role"]) for c in data["clips"]], data
 
 
-def score_clip(video: Path) -> dict:
-    """Convert ``video`` with the camera found automatically and told static; score both root paths."""
+def score_clip(video: Path, model_path: Path | None = None) -> dict:
+    """Convert ``video`` with the camera found automatically and told static; score both root paths
+    (``model_path``: another uplifter .onnx)."""
     from ...inference.pipeline.detect import DetectOptions, detect_video
     from ...inference.pipeline.run import ConvertOptions, lift_detections
 
@@ -38,12 +39,13 @@ def score_clip(video: Path) -> dict:
     det = detect_video(video, DetectOptions())
     out = {}
     for mode in ("auto", "static"):
-        clip = lift_detections(det, ConvertOptions(camera_motion=mode))
+        clip = lift_detections(det, ConvertOptions(camera_motion=mode, model_path=model_path))
         out[mode] = {**root_path_scores(clip.root_translation, truth), "found": clip.info["camera_motion"]}
     return out
 
 
-def run(data_dir: Path = DEFAULT_DATA, out_dir: Path = DEFAULT_OUT, manifest: Path = MANIFEST, out=None) -> int:
+def run(data_dir: Path = DEFAULT_DATA, out_dir: Path = DEFAULT_OUT, manifest: Path = MANIFEST, out=None,
+        model_path: Path | None = None) -> int:
     import sys
 
     out = out or sys.stdout
@@ -52,7 +54,7 @@ def run(data_dir: Path = DEFAULT_DATA, out_dir: Path = DEFAULT_OUT, manifest: Pa
     results = {}
     for clip, role in clips:
         video = render(clip, data_dir, out_dir, float(meta["seconds"]), int(meta["fps"]))
-        results[clip.name] = {"role": role, **score_clip(video)}
+        results[clip.name] = {"role": role, **score_clip(video, model_path)}
     print("| clip | role | camera found | travel (truth) | travel ratio | path error | told static: ratio |", file=out)
     print("|---|---|---|---|---|---|---|", file=out)
     for name, r in results.items():

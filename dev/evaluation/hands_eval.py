@@ -66,13 +66,46 @@ def score_clip(video: Path) -> dict:
     fm = solve_fingers(tracks.world, found, det.times_s, fps, o.smoothing, o.max_gap_s)
     est = np.nan_to_num(fm.angles)
     size = np.maximum(np.ptp(px[..., 0], axis=-1), np.ptp(px[..., 1], axis=-1))
+    body, palm = orientation_errors_deg(det, tracks, gt, frames)
     return {"size": size, "found": tracks.found, "keyed": fm.keyed, "err": joint_errors_deg(est, truth),
-            "straight": joint_errors_deg(np.zeros_like(truth), truth)}
+            "straight": joint_errors_deg(np.zeros_like(truth), truth), "hand_body": body, "hand_palm": palm}
+
+
+# the uplifter's camera frame (x right, y depth, z up) -> OpenCV's (x right, y down, z depth), MediaPipe's too
+_CV_FROM_CAM = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
+
+
+def orientation_errors_deg(det, tracks, gt, frames) -> tuple[np.ndarray, np.ndarray]:
+    """(T, 2) angle (degrees) between the true hand frame (``fingers.hand_frame`` of the skin points) and, in the
+    camera's axes, (a) the body's hand bone as the pipeline keys it, (b) MediaPipe's own palm (its metric hand
+    landmarks); NaN where no hand was found. Decides whether the palm should turn the hand (it does not: see
+    docs/model.md)."""
+    from ...inference.core import skeleton as sk
+    from ...inference.core.rotations import forward_kinematics
+    from ...inference.pipeline.finger_motion import hand_axes
+    from ...inference.pipeline.fingers import hand_frame
+    from ...inference.pipeline.run import ConvertOptions, lift_detections
+
+    clip = lift_detections(det, ConvertOptions(hands=False))
+    glob = forward_kinematics(clip.local_rot.astype(np.float64), clip.root_translation.astype(np.float64),
+                              clip.offsets.astype(np.float64), sk.PARENTS)[1]
+    cam = _CV_FROM_CAM @ np.asarray(clip.info["cam_from_world"])
+    cv = (gt["cam_from_world_per_frame"][frames][:, :3, :3] if "cam_from_world_per_frame" in gt.files
+          else np.broadcast_to(gt["cam_from_world"][:3, :3], (len(frames), 3, 3)))
+    out = np.full((2, len(frames), 2), np.nan)
+    for s in (0, 1):
+        truth = cv @ hand_frame(gt["hand_points"][frames][:, s], s)
+        est = (cam @ glob[:, sk.JOINT_INDEX[f"hand_{'lr'[s]}"]] @ hand_axes(s),
+               hand_frame(np.nan_to_num(tracks.world[:, s]), s))
+        for k, e in enumerate(est):
+            cos = (np.einsum("tij,tij->t", e, truth) - 1.0) / 2.0
+            out[k, :, s] = np.where(tracks.found[:, s], np.degrees(np.arccos(np.clip(cos, -1.0, 1.0))), np.nan)
+    return out[0], out[1]
 
 
 def summarise(scores: list[dict]) -> list[dict]:
     """Rows per size bin over all clips and hands."""
-    cat = {k: np.concatenate([s[k].ravel() for s in scores]) for k in scores[0]}
+    cat = {k: np.concatenate([s[k].ravel() for s in scores]) for k in ("size", "found", "keyed", "err", "straight")}
     rows = []
     for lo, hi in SIZE_BINS:
         m = (cat["size"] >= lo) & (cat["size"] < hi)
@@ -97,6 +130,10 @@ def run(data_dir: Path = DEFAULT_DATA, out_dir: Path = DEFAULT_OUT, manifest: Pa
     for r in rows:
         print(f"| {r['bin']} | {r['hands']} | {r['detected']:.2f} | {r['keyed']:.2f} | {r['err_deg']:.1f}° | "
               f"{r['straight_deg']:.1f}° |", file=out)
+    body = np.concatenate([x["hand_body"].ravel() for x in scores])
+    palm = np.concatenate([x["hand_palm"].ravel() for x in scores])
+    print(f"hand orientation (found hands, median): the body's hand bone {np.nanmedian(body):.1f}°, MediaPipe's palm "
+          f"{np.nanmedian(palm):.1f}°", file=out)
     big = rows[-1]
     print(f"HANDS_ERR_DEG_GE60={big['err_deg']:.2f} STRAIGHT_ERR_DEG_GE60={big['straight_deg']:.2f} "
           f"DETECTED_GE60={big['detected']:.3f}", file=out)
