@@ -71,16 +71,13 @@ def score_clip(video: Path) -> dict:
             "straight": joint_errors_deg(np.zeros_like(truth), truth), "hand_body": body, "hand_palm": palm}
 
 
-# the uplifter's camera frame (x right, y depth, z up) -> OpenCV's (x right, y down, z depth), MediaPipe's too
-_CV_FROM_CAM = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
-
-
 def orientation_errors_deg(det, tracks, gt, frames) -> tuple[np.ndarray, np.ndarray]:
     """(T, 2) angle (degrees) between the true hand frame (``fingers.hand_frame`` of the skin points) and, in the
     camera's axes, (a) the body's hand bone as the pipeline keys it, (b) MediaPipe's own palm (its metric hand
     landmarks); NaN where no hand was found. Decides whether the palm should turn the hand (it does not: see
     docs/model.md)."""
     from ...inference.core import skeleton as sk
+    from ...inference.core.frames import CV_FROM_UPLIFT_CAM
     from ...inference.core.rotations import forward_kinematics
     from ...inference.pipeline.finger_motion import hand_axes
     from ...inference.pipeline.fingers import hand_frame
@@ -89,7 +86,7 @@ def orientation_errors_deg(det, tracks, gt, frames) -> tuple[np.ndarray, np.ndar
     clip = lift_detections(det, ConvertOptions(hands=False))
     glob = forward_kinematics(clip.local_rot.astype(np.float64), clip.root_translation.astype(np.float64),
                               clip.offsets.astype(np.float64), sk.PARENTS)[1]
-    cam = _CV_FROM_CAM @ np.asarray(clip.info["cam_from_world"])
+    cam = CV_FROM_UPLIFT_CAM @ np.asarray(clip.info["cam_from_world"])      # MediaPipe's hands: OpenCV axes
     cv = (gt["cam_from_world_per_frame"][frames][:, :3, :3] if "cam_from_world_per_frame" in gt.files
           else np.broadcast_to(gt["cam_from_world"][:3, :3], (len(frames), 3, 3)))
     out = np.full((2, len(frames), 2), np.nan)
