@@ -149,3 +149,22 @@ def test_bad_input(scene):
     lm[..., 2] = 0.0
     with pytest.raises(ValueError, match="enough visible landmarks"):
         solve(scene, lm)
+
+
+def test_a_turning_camera_is_taken_out_with_its_turn(scene):
+    """The same walk filmed by a camera that pans 25 degrees (and rolls a little) as it goes: with that turn given
+    (``cam_turn``, R_t<-0 in the camera axes), the world motion is the static camera's; without it, it is not."""
+    s = scene
+    n = len(s["lm_cam"])
+    turn = R.axis_angle_to_matrix(np.stack([np.zeros(n), np.zeros(n), np.zeros(n)], -1)
+                                  + np.linspace(0.0, 1.0, n)[:, None] * np.radians([2.0, 0.0, 25.0]))
+    lm = project(np.einsum("tij,tkj->tki", turn, s["lm_cam"]), s["f"])
+    jc = np.einsum("tij,tkj->tki", turn, s["joints_cam"])
+    qc = R.quat_multiply(R.matrix_to_quat(turn), s["root_rot_cam"])
+    static = solve(s)
+    opts = WorldOptions(focal_mm=28.0, camera_motion="static")
+    turned = solve_world(lm, W, H, jc, qc, s["off"], opts, fps=s["fps"], cam_turn=turn)
+    np.testing.assert_allclose(turned.root_translation, static.root_translation, atol=2e-3)
+    assert np.degrees(R.quat_angle(turned.root_rot, static.root_rot)).max() < 0.1
+    ignored = solve_world(lm, W, H, jc, qc, s["off"], opts, fps=s["fps"])
+    assert np.abs(ignored.root_translation - static.root_translation).max() > 0.2

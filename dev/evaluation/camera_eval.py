@@ -62,7 +62,7 @@ def run(data_dir: Path = DEFAULT_DATA, out_dir: Path = DEFAULT_OUT, manifest: Pa
         print(f"| {name} | {r['role']} | {a['found']} | {a['travel_truth_m']:.2f} m | {a['travel_ratio']:.3f} | "
               f"{a['path_err_m']:.3f} m | {s['travel_ratio']:.3f} |", file=out)
     test = [r for r in results.values() if r["role"] == "test"] or list(results.values())
-    found = sum(r["auto"]["found"] == "moving" for r in results.values())
+    found = sum(r["auto"]["found"] != "static" for r in results.values())          # moving or turning
     print(f"CAMERA_FOUND={found}/{len(results)} "
           f"TEST_TRAVEL_RATIO={np.mean([r['auto']['travel_ratio'] for r in test]):.3f} "
           f"TEST_PATH_ERR_m={np.mean([r['auto']['path_err_m'] for r in test]):.3f} "

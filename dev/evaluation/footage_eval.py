@@ -71,6 +71,7 @@ class Clip:
     height: int = 480
     target_height: float = 0.9        # camera aim height, m
     finger_seed: int | None = None    # moving fingers (dev/footage/finger_poses.py); None: rest hands
+    textured: bool = False            # coloured tiles on the floor (features for the camera cue)
 
 
 def load_manifest(path: Path = MANIFEST) -> tuple[list[Clip], dict]:
@@ -118,6 +119,8 @@ def render(clip: Clip, data_dir: Path, out_dir: Path, seconds: float, fps: int, 
                 "--target-height", str(clip.target_height)]
     if clip.finger_seed is not None:
         cmd += ["--finger-seed", str(clip.finger_seed)]
+    if clip.textured:
+        cmd += ["--textured"]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         raise RuntimeError(f"rendering {clip.name} failed:\n{proc.stderr[-2000:]}")

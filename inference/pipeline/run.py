@@ -33,6 +33,7 @@ from .providers import (UplifterLoader, device_label, get_uplifter, resolve_prov
 from .detect import DEFAULT_MODEL as DEFAULT_TASK_PATH
 from .detect import DELEGATES, DetectOptions, Detections, detect_video
 from .detect_parallel import DetectionWorkerError, default_workers
+from .camera_rotation import measured_turn
 from .finger_motion import solve_fingers
 from .flips import repair_swaps
 from .hands import HandOptions, HandTracks
@@ -72,7 +73,8 @@ class ConvertOptions:
     time chunks (``detect_parallel``; None: CPU cores - 1); ``detect_device`` "gpu" tries MediaPipe's GPU delegate
     (CPU when it cannot start; the clip's ``info["warnings"]`` says so); ``camera_motion`` "auto" finds a camera
     that travels with the actor and then takes the root's travel from the planted feet (``world_motion`` step 7;
-    ``info["camera_motion"]``), "static" / "moving" say so. Contacts, planting and smoothing run at the
+    ``info["camera_motion"]``; its own turn, a pan, is read from the background and taken out: ``camera_rotation``,
+    "turning" when it only turned), "static" / "moving" say so. Contacts, planting and smoothing run at the
     clip's own rate (video fps / stride). ``hands``: track both hands (``hands.detect_hands``, a second pass
     looking at every ``hands_every``-th frame) and give the clip finger motion (``finger_motion``)."""
     start_s: float = 0.0
@@ -339,6 +341,14 @@ def lift_detections(det: Detections, options: ConvertOptions | None = None, prog
     keyed = np.asarray(gf.keyed, dtype=bool)
     world = run.stage("world", solve_world, gf.landmarks, det.width, det.height, res.joints, res.rotations[:, 0],
                       offsets, wopt, fps=fps, keyed=keyed)
+    turned = run.stage("world", measured_turn, det, world.camera, o.camera_motion) if not o.in_place else None
+    if turned is not None:                                     # the camera turned: take its turn out, solve again
+        world = run.stage("world", solve_world, gf.landmarks, det.width, det.height, res.joints, res.rotations[:, 0],
+                          offsets, wopt, fps=fps, keyed=keyed, cam_turn=turned)
+        world.camera["camera_turn_deg"] = float(np.degrees(np.arccos(np.clip(
+            (np.trace(turned, axis1=1, axis2=2) - 1.0) / 2.0, -1.0, 1.0))).max())
+        if world.camera["camera_motion"] == "static":
+            world.camera["camera_motion"] = "turning"          # it turned where it stood (a pan)
 
     def smooth():
         local = np.array(rotations, dtype=np.float64)
@@ -375,7 +385,9 @@ def lift_detections(det: Detections, options: ConvertOptions | None = None, prog
             "notes": ([f"the camera moves (the feet travel {camera['travel_feet_m']:.1f} m, the person's place in "
                        f"the image {camera['travel_camera_m']:.1f} m): root travel taken from the feet; say the "
                        "camera is static if it is not"]
-                      if o.camera_motion == "auto" and camera.get("camera_motion") == "moving" else []),
+                      if o.camera_motion == "auto" and camera.get("camera_motion") == "moving" else [])
+                     + ([f"the camera turns (up to {camera['camera_turn_deg']:.0f} deg, seen in the background): its "
+                         "turn is taken out of the motion"] if "camera_turn_deg" in camera else []),
             "devices": {"detect": f"{det.device} (MediaPipe)" + (f" x {det.processes} processes" if det.processes > 1 else ""),
                         "lift": device_label(uplifter.session.get_providers()[0])}}
     timings = dict(run.timings)

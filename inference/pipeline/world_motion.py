@@ -35,7 +35,8 @@ Steps of ``solve_world``:
    root's velocity is minus the planted toe's velocity relative to the root, whatever the camera did. "auto"
    calls the camera moving when the planted feet slide faster than MOVING_SLIDE_MPS on average over at
    least MIN_MOVING_CONTACT_S of contacts. ``camera["camera_motion"]`` says which, with
-   ``camera["planted_slide_mps"]``. Camera rotation (pans) is not recovered.
+   ``camera["planted_slide_mps"]``. The camera's own turn (pans, ``cam_turn``, from the background:
+   ``camera_rotation``) is taken out first, when the caller measured it.
 """
 from __future__ import annotations
 
@@ -312,14 +313,16 @@ def _camera_moves(by_camera: np.ndarray, by_feet: np.ndarray, valid: np.ndarray)
 
 def solve_world(landmarks: np.ndarray, width: int, height: int, joints_cam: np.ndarray, root_rot_cam: np.ndarray,
                 offsets: np.ndarray, options: WorldOptions | None = None, *, fps: float = 30.0,
-                keyed: np.ndarray | None = None) -> WorldMotion:
+                keyed: np.ndarray | None = None, cam_turn: np.ndarray | None = None) -> WorldMotion:
     """Camera-frame lifted motion -> world root motion (see the module doc).
 
     landmarks (T, 33, 3) [x_norm, y_norm, vis] (gaps filled); width, height: image size px;
     joints_cam (T, J, 3) m, root-relative camera frame; root_rot_cam (T, 4) wxyz pelvis rotation in
     the camera frame; offsets (J, 3) m (the body the joints were built with; checked for shape);
     fps: sample rate of the sequence (contact speeds); keyed (T,) bool: frames that carry
-    information (unkeyed ones are interpolated and never in contact).
+    information (unkeyed ones are interpolated and never in contact); cam_turn (T, 3, 3) the camera's own turn
+    R_t<-0 in the camera frame's axes (``camera_rotation``): the motion is turned back into the first frame's camera
+    before anything else, so a camera that only turns (a pan) becomes a static one.
     """
     opt = options or WorldOptions()
     lm = np.asarray(landmarks, dtype=np.float64)
@@ -339,6 +342,11 @@ def solve_world(landmarks: np.ndarray, width: int, height: int, joints_cam: np.n
     f = focal_length_px(width, height, opt.focal_mm, opt.sensor_mm)
 
     root_cam, valid = fit_root_cam(lm, width, height, f, jc, keyed)
+    if cam_turn is not None:                                    # into camera 0's axes: R_0<-t = R_t<-0^T
+        back = np.swapaxes(np.asarray(cam_turn, dtype=np.float64), -1, -2)
+        root_cam = np.einsum("tij,tj->ti", back, root_cam)
+        jc = np.einsum("tij,tkj->tki", back, jc)
+        qc = R.quat_multiply(R.matrix_to_quat(back), qc)
     root_cam = gaussian_filter_time(root_cam, ROOT_SMOOTH_S * fps)
     up, up_source = _estimate_up(jc, root_cam, valid, fps)
     r_wc = world_from_cam(up)

@@ -3,7 +3,7 @@
     python -m uplift_mocap.dev.footage.render.generate BVH --out OUT.mp4 [--start-s S] [--seconds N]
         [--fps 30] [--yaw 45] [--cam-height 1.4] [--distance 6.5] [--focal-mm 35]
         [--width 640] [--height 480] [--rig cmu_mb] [--look-seed N] [--body-scale 1.0]
-        [--camera-motion static|track|pan] [--finger-seed N]
+        [--camera-motion static|track|pan] [--finger-seed N] [--textured]
 
 Steps: ``inference.mocap.convert.load_canonical`` (at its real rate, ``dev.training.bvh_fps``) -> sampled
 at ``fps`` (nearest source frame) over
@@ -62,6 +62,7 @@ class FootageOptions:
     body_scale: float = 1.0           # uniform size of the whole body (1: MakeHuman's base height)
     camera_motion: str = "static"     # "static", "track" (travels with the actor) or "pan" (turns to follow)
     finger_seed: int | None = None    # moving fingers (``finger_poses``) from this seed; None: the rig's rest hands
+    textured: bool = False            # tiles on the floor (``stage.add_floor_texture``): features for camera cues
 
 
 @dataclass
@@ -123,6 +124,8 @@ def generate_clip(options: FootageOptions) -> FootageResult:
     arm.scale = (o.body_scale,) * 3      # the root path is centred on the origin: scaled about it
     bpy.context.view_layer.update()      # matrix_world: retargeting works in world units
     stage.add_floor(scene)
+    if o.textured:
+        stage.add_floor_texture(scene)
     mapping = _rig_bones(o.rig, arm)
     t = len(idx)
     finger_angles = None
@@ -205,6 +208,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="uniform scale of the whole body, 0.5-2 (1: MakeHuman's base height)")
     p.add_argument("--camera-motion", default=d.camera_motion, choices=("static", "track", "pan"),
                    help="static; track: the camera travels with the actor; pan: it turns to follow (default static)")
+    p.add_argument("--textured", action="store_true",
+                   help="scatter coloured tiles on the floor (features a camera-motion cue can follow)")
     p.add_argument("--finger-seed", type=int, default=None,
                    help="moving fingers from this seed (rigs with finger bones: default, game_engine); their angles "
                         "and the rig's measured hand points go into the ground truth")
@@ -215,7 +220,7 @@ def main(argv=None) -> int:
     a = _parser().parse_args(argv)
     opts = FootageOptions(a.bvh, a.out, a.start_s, a.seconds, a.fps, a.yaw, a.cam_height, a.distance, a.focal_mm,
                           a.width, a.height, a.rig, a.target_height, a.look_seed, a.body_scale, a.camera_motion,
-                          a.finger_seed)
+                          a.finger_seed, a.textured)
     try:
         res = generate_clip(opts)
     except (ValueError, FileNotFoundError) as exc:

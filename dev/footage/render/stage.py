@@ -152,6 +152,38 @@ def add_floor(scene, size: float = 150.0):
     return obj
 
 
+def add_floor_texture(scene, centre=(0.0, 0.0), radius: float = 14.0, tiles: int = 900, seed: int = 0):
+    """A textured set for camera-motion cues: ``tiles`` flat squares (10-40 cm, a few colours) scattered on the
+    floor within ``radius`` m of ``centre``, one mesh (Workbench renders material colours, so this is texture)."""
+    rng = np.random.default_rng(seed)
+    colours = [(0.25, 0.25, 0.28, 1.0), (0.75, 0.72, 0.62, 1.0), (0.45, 0.32, 0.22, 1.0), (0.2, 0.38, 0.3, 1.0)]
+    mats = []
+    for k, c in enumerate(colours):
+        mat = bpy.data.materials.new(f"footage_tile{k}")
+        mat.diffuse_color = c
+        mats.append(mat)
+    r = radius * np.sqrt(rng.uniform(0.0, 1.0, tiles))
+    a = rng.uniform(0.0, 2.0 * np.pi, tiles)
+    xy = np.stack([centre[0] + r * np.cos(a), centre[1] + r * np.sin(a)], axis=1)
+    half = rng.uniform(0.05, 0.2, tiles)
+    turn = rng.uniform(0.0, np.pi / 2, tiles)
+    verts, faces = [], []
+    for (x, y), h, t in zip(xy, half, turn):
+        c, s_ = np.cos(t) * h, np.sin(t) * h
+        base = len(verts)
+        verts += [(x - c + s_, y - s_ - c, 0.002), (x + c + s_, y + s_ - c, 0.002), (x + c - s_, y + s_ + c, 0.002),
+                  (x - c - s_, y - s_ + c, 0.002)]
+        faces.append((base, base + 1, base + 2, base + 3))
+    me = bpy.data.meshes.new("FloorTiles")
+    me.from_pydata(verts, [], faces)
+    for mat in mats:
+        me.materials.append(mat)
+    me.polygons.foreach_set("material_index", rng.integers(0, len(mats), len(faces)).astype(np.int32))
+    obj = bpy.data.objects.new("FloorTiles", me)
+    scene.collection.objects.link(obj)
+    return obj
+
+
 def add_camera(scene, cam: CameraSpec):
     """Create the scene camera matching ``cam`` and make it active."""
     data = bpy.data.cameras.new("FootageCamera")
