@@ -129,8 +129,8 @@ def write_bone_keys(obj, action_name: str, bone_names, times_frames, quats, root
     increasing over keyed samples; quats: (T, B, 4) wxyz ``pose_bone.rotation_quaternion`` values
     (normalised and made hemisphere-continuous here); root_loc: (T, 3) ``location`` (bone rest space,
     metres) of ``root_bone`` (default bone_names[0]) or None; keyed: (T,) bool, False samples get no
-    keys (default all), or (T, B) per bone (a bone without keyed samples gets no F-curves; the root location is
-    keyed where any bone is); interpolation: "LINEAR" (default), "CONSTANT" or "BEZIER" (auto-clamped);
+    keys (default all), or (T, B) per bone (a bone without keyed samples gets one rest-pose key at the first keyed
+    frame, so it does not keep whatever pose it had; the root location is keyed where any bone is); interpolation: "LINEAR" (default), "CONSTANT" or "BEZIER" (auto-clamped);
     constants: {(bone, custom property): value} held over the keyed range (e.g. Rigify's IK_FK switch),
     keyed in the Action so that the rig's own property values stay as they are.
     The Action is named ``action_name`` (Blender adds ``.001`` ... when taken; existing Actions are
@@ -150,10 +150,11 @@ def write_bone_keys(obj, action_name: str, bone_names, times_frames, quats, root
     try:
         for b, name in enumerate(names):
             rows = keyed[:, b]
-            if not rows.any():
-                continue
-            q = R.quat_make_continuous(R.quat_normalize(quats[rows, b]), axis=0)
-            bone_co = co[rows]
+            if rows.any():
+                q = R.quat_make_continuous(R.quat_normalize(quats[rows, b]), axis=0)
+                bone_co = co[rows]
+            else:                       # never keyed (a hand never seen): one rest key, not the last clip's pose
+                q, bone_co = np.array([[1.0, 0.0, 0.0, 0.0]]), co[:1].copy()
             for i in range(4):
                 bone_co[:, 1] = q[:, i]
                 _fill(compat.new_fcurve(action, slot, f"{_bone_path(name)}.rotation_quaternion", i, name), bone_co,

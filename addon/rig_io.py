@@ -11,6 +11,7 @@ import json
 
 import numpy as np
 
+from ..inference.core import skeleton as S
 from ..inference.retarget import presets
 from ..inference.retarget import transfer as rt
 
@@ -103,11 +104,18 @@ def load_mapping(obj) -> tuple[str, dict[str, str]] | None:
 
 
 def mapping_for(obj) -> tuple[str, dict[str, str], float]:
-    """The stored mapping (confidence 1.0, the user's choice), else ``auto_detect`` on the bone names."""
+    """The stored mapping (confidence 1.0, the user's choice), else ``auto_detect`` on the bone names. A mapping
+    stored before fingers existed (no finger joint in it) gets the finger bones ``auto_detect`` finds, where those
+    bones are free."""
     stored = load_mapping(obj)
-    if stored is not None:
-        return stored[0], stored[1], 1.0
-    return presets.auto_detect(*bone_parents(obj))
+    if stored is None:
+        return presets.auto_detect(*bone_parents(obj))
+    preset, mapping = stored[0], dict(stored[1])
+    if not any(j in S.FINGER_JOINT_NAMES for j in mapping):
+        used = set(mapping.values())
+        found = presets.auto_detect(*bone_parents(obj))[1]
+        mapping.update({j: b for j, b in found.items() if j in S.FINGER_JOINT_NAMES and b not in used})
+    return preset, mapping, 1.0
 
 
 def retarget_onto(obj, local_rot, root_translation, offsets, mapping: dict[str, str] | None = None,

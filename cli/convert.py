@@ -261,8 +261,10 @@ def _convert(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 raise ValueError("--each-person runs in this process: leave out --jobs and --cluster")
         resolve_provider(options.provider)
         wopts = writer_options(args, formats)
-        reason = refuse_existing([args.out / f"{stem}{motion_clip.WRITERS[f].suffix}" for stem in stems for f in formats],
-                                 getattr(args, "overwrite", False))
+        each = getattr(args, "each_person", False)         # its names come after detection: checked per person
+        reason = None if each else refuse_existing(
+            [args.out / f"{stem}{motion_clip.WRITERS[f].suffix}" for stem in stems for f in formats],
+            getattr(args, "overwrite", False))
         if reason:
             raise ValueError(reason)
     except (ValueError, PipelineError) as e:

@@ -35,6 +35,17 @@ def _frame_grid(chunks: list[Chunk], start: float, end: float, period: float) ->
     return out
 
 
+@pytest.mark.parametrize("stride", [1, 2, 3])
+def test_chunks_read_from_frames_on_the_serial_grid(stride):
+    """Every chunk's first read frame (from its warm-up start) and first kept frame are frames the serial path
+    keeps: with stride > 1 a border half a sample period before a kept frame would land on a skipped frame."""
+    fps = 30.0
+    for c in plan_chunks(0.0, None, 20.0, fps, stride, workers=3):
+        for t in (c.warm_s, c.start_s):
+            first = int(np.ceil(t * fps - 1e-9))                 # the first frame at or after t
+            assert first % stride == 0, (stride, c, first)
+
+
 def test_one_chunk_unless_parallel_pays():
     assert plan_chunks(0.0, None, 60.0, 30.0, 1, workers=1) == [Chunk(0.0, 0.0, None)]
     assert plan_chunks(0.0, None, 6.0, 30.0, 1, workers=4) == [Chunk(0.0, 0.0, None)]  # under 2 x 4 s
@@ -56,8 +67,9 @@ def test_chunks_split_the_serial_frames_exactly_once(start, end, duration, fps, 
     kept = _frame_grid(chunks, start, stop, period)
     assert sum(kept, []) == list(range(int(round((stop - start) / period))))  # every sample once, in order
     for c in chunks[1:]:
-        # borders half a period off the grid; warm-up at least WARMUP_S, on the same stride phase
-        assert abs(((c.start_s - start) / period) % 1 - 0.5) < 1e-6
+        # borders half a frame before a kept frame; warm-up at least WARMUP_S, on the same stride phase
+        frames = (c.start_s - start) * fps
+        assert abs(frames % 1 - 0.5) < 1e-6 and int(np.ceil(frames)) % stride == 0
         assert c.start_s - c.warm_s >= WARMUP_S - 1e-9 or c.warm_s == start
         assert abs(((c.start_s - c.warm_s) / period) - round((c.start_s - c.warm_s) / period)) < 1e-6
     longest = max((duration if c.end_s is None else c.end_s) - c.start_s for c in chunks)

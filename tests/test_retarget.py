@@ -263,3 +263,15 @@ def test_unreal_mannequin_is_detected_and_keyed(walk, ue5):
     bones = [rig.index[mapping[j]] for j in limbs]
     err = rt.direction_errors_deg(world[:, bones][..., 1], limbs, walk.local_rot, walk.offsets)
     assert err.max() < 1e-3
+
+
+def test_custom_finger_bones_skip_helpers_and_tips():
+    """Keyword finger matching: a nub bone is not a joint; four numbered bones whose last is a leaf (a tip) map the
+    first three; without the hierarchy the last three (the first taken for a metacarpal)."""
+    names = ["Hips", "L_Hand", "L_Index1", "L_Index2", "L_Index3", "L_Index3_Nub"]
+    assert presets._finger_mapping(names, set()) == {"index_01_l": 2, "index_02_l": 3, "index_03_l": 4}
+    names = ["Hips", "Hand_L", "Hand_Index1_L", "Hand_Index2_L", "Hand_Index3_L", "Hand_Index4_L"]
+    chain = {"index_01_l": 2, "index_02_l": 3, "index_03_l": 4}
+    assert presets._finger_mapping(names, set(), [-1, 0, 1, 2, 3, 4]) == chain
+    assert presets._finger_mapping(names, set()) == {"index_01_l": 3, "index_02_l": 4, "index_03_l": 5}
+

@@ -138,7 +138,10 @@ def measured_turn(det, camera: dict, camera_motion: str) -> np.ndarray | None:
 
     if camera_motion == "static" or camera.get("camera_motion") != "moving" or not os.path.isfile(str(det.source)):
         return None
-    turn = camera_rotations(det.source, det, float(camera["focal_px"]))
+    try:
+        turn = camera_rotations(det.source, det, float(camera["focal_px"]))
+    except Exception:  # noqa: BLE001 - an optional refinement: any failure to read the background means no turn
+        return None
     if turn.ok.mean() < 0.5 or turn.angles_deg().max() < MIN_TURN_DEG:
         return None
     return UPLIFT_CAM_FROM_CV @ turn.rot @ CV_FROM_UPLIFT_CAM

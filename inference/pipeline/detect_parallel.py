@@ -63,7 +63,7 @@ def plan_chunks(start_s: float, end_s: float | None, duration_s: float, fps: flo
 
     One chunk (the serial path) when ``workers`` <= 1, the frame rate is unknown, or the range is
     shorter than two ``min_chunk_s``; otherwise ``workers`` chunks, or more so none exceeds
-    ``max_chunk_s``. Borders are half a sample period (``stride / fps``) before a kept frame.
+    ``max_chunk_s``. Borders (and warm-up starts) are half a frame (``0.5 / fps``) before a kept frame.
     """
     end = duration_s if end_s is None else min(end_s, duration_s)
     length = end - start_s
@@ -73,7 +73,9 @@ def plan_chunks(start_s: float, end_s: float | None, duration_s: float, fps: flo
     n = max(n, math.ceil(length / max_chunk_s))
     period = stride / fps
     samples = length / period
-    borders = [start_s + (round(k * samples / n) - 0.5) * period for k in range(1, n)]
+    # half a frame (not half a sample period) before a kept frame: with stride > 1 the first frame a chunk reads,
+    # from its border or its warm-up start, is then on the serial path's grid
+    borders = [start_s + round(k * samples / n) * period - 0.5 / fps for k in range(1, n)]
     warm_frames = math.ceil(warmup_s / period - 1e-9)
     starts = [start_s] + borders
     ends = borders + [end_s]

@@ -196,7 +196,8 @@ def convert_everyone(path, options: ConvertOptions | None = None, progress: Prog
                      cancel: threading.Event | None = None, uplifter: Uplifter | None = None) -> list[MotionClip]:
     """Every person in video ``path``, each converted to its own MotionClip (most present first, numbered as
     ``--list-people`` numbers them; ``info["person"]``), from one detection pass; ``options.person`` is ignored.
-    Raises as ``convert_video``; NoPersonError when nobody is seen."""
+    A person that cannot be converted is left out with a warning on the others' clips. Raises as
+    ``convert_video`` (and when nobody could be converted); NoPersonError when nobody is seen."""
     from dataclasses import replace
 
     from .detect import detect_everyone
@@ -214,12 +215,20 @@ def convert_everyone(path, options: ConvertOptions | None = None, progress: Prog
     if not people:
         raise NoPersonError(f"{path}: no person found")
     uplifter = uplifter or get_uplifter(o.model_path, o.provider)
-    clips = []
+    clips, failed = [], []
     for number, det in enumerate(people):
-        hands = track_hands(path, det, o, run.report) if o.hands and det.detected.any() else None
-        clip = lift_detections(det, o, progress, cancel, uplifter, hands=hands)
+        try:
+            hands = track_hands(path, det, o, run.report) if o.hands and det.detected.any() else None
+            clip = lift_detections(det, o, progress, cancel, uplifter, hands=hands)
+        except PipelineError as err:                  # one person's failure does not cost the others theirs
+            failed.append(f"person {number} not converted: {err}")
+            if len(failed) == len(people):
+                raise
+            continue
         clip.info["person"] = number
         clips.append(clip)
+    for clip in clips:
+        clip.info["warnings"] = clip.info.get("warnings", []) + failed
     return clips
 
 
@@ -232,10 +241,8 @@ def track_hands(path, det: Detections, o: ConvertOptions, progress: Progress | N
                                      workers=o.workers or default_workers(),
                                      progress=None if progress is None else lambda done, total: progress("hands", done,
                                                                                                          total))
-    except FileNotFoundError as err:                    # the hand model is missing from this install
-        raise PipelineError(str(err)) from err
-    except DetectionWorkerError as err:
-        raise PipelineError(str(err)) from err
+    except (FileNotFoundError, DetectionWorkerError, VideoError, RuntimeError) as err:   # e.g. no hand model here
+        raise PipelineError(str(err).splitlines()[0]) from err
 
 
 def _people_warning(det: Detections, o: ConvertOptions) -> list[str]:

