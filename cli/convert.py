@@ -288,6 +288,9 @@ def run_lift(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | 
     out, err = out or sys.stdout, err or sys.stderr
     from ..inference.pipeline import motion_clip
     from ..inference.pipeline.detect import Detections
+    import numpy as np
+
+    from ..inference.pipeline.hands import HandTracks
     from ..inference.pipeline.run import PipelineError, lift_detections
 
     src = args.landmarks
@@ -307,12 +310,16 @@ def run_lift(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | 
         return EXIT_INPUT
     try:
         det = Detections.load_npz(src)
+        with np.load(src, allow_pickle=False) as z:
+            hands = HandTracks.from_arrays(z)          # kept by `uplift detect` unless --no-hands
+        if hands is not None and hands.world.shape[0] != len(det.times_s):
+            raise ValueError(f"{hands.world.shape[0]} frames of hands for {len(det.times_s)} of landmarks")
     except (OSError, ValueError, KeyError, EOFError) as e:
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
         error_line(src, f"not a landmarks file from detection ({msg})", err)
         return EXIT_INPUT
     try:
-        clip = lift_detections(det, options)
+        clip = lift_detections(det, options, hands=hands)
     except PipelineError as e:
         error_line(None, str(e), err)
         return _exit_code(e)

@@ -1,4 +1,4 @@
-"""``uplift detect`` (a video's 2D landmarks of one person, the file ``uplift lift`` reads)."""
+"""``uplift detect`` (a video's 2D landmarks of one person, and its hands, the file ``uplift lift`` reads)."""
 from __future__ import annotations
 
 import argparse
@@ -27,6 +27,8 @@ def add_detect_parser(subparsers) -> argparse.ArgumentParser:
                    help="detection processes, each over a part of the video (default: CPU cores - 1)")
     p.add_argument("--detect-device", choices=("cpu", "gpu"), default="cpu",
                    help="gpu tries MediaPipe's GPU delegate, else the CPU with a warning (default cpu)")
+    p.add_argument("--no-hands", action="store_true",
+                   help="do not track the hands (by default they are kept in OUT too, for `uplift lift`'s fingers)")
     p.add_argument("--overwrite", action="store_true", help="replace OUT if it exists (default: refuse)")
     return p
 
@@ -70,7 +72,16 @@ def run_detect(args: argparse.Namespace, out: TextIO | None = None, err: TextIO 
         return EXIT_NO_PERSON
     if det.device_note:
         print(f"warning: {det.device_note}", file=err)
-    code = write_file(args.out, det.save_npz, err)
+    hands = None
+    if not getattr(args, "no_hands", False):
+        from ..inference.pipeline.run import ConvertOptions, track_hands
+
+        try:
+            hands = track_hands(args.video, det, ConvertOptions(workers=args.workers))
+        except PipelineError as e:
+            error_line(args.video, str(e), err)
+            return EXIT_FAILED
+    code = write_file(args.out, lambda tmp: det.save_npz(tmp, hands.arrays() if hands is not None else None), err)
     if code != EXIT_OK:
         return code
     print(f"{args.video}: person in {100 * det.detected_fraction:.1f}% of {len(det.times_s)} frames "

@@ -248,6 +248,14 @@ def test_detect_then_lift_and_their_refusals(tmp_path, capsys):
     assert cli.main(["lift", str(det), "-o", str(out)]) == 0 and out.is_file()
     assert cli.main(["lift", str(det), "-o", str(out)]) == cc.EXIT_USAGE            # exists
     assert cli.main(["lift", str(det), "-o", str(out), "--overwrite"]) == 0
+    # the detections file keeps the hands (unless --no-hands), so lift gives fingers too
+    clip = tmp_path / "walk_lift.npz"
+    assert cli.main(["lift", str(det), "-o", str(clip)]) == 0
+    assert mc.read_npz(clip).fingers is not None and mc.read_npz(clip).finger_keyed.any()
+    bare = tmp_path / "bare.npz"
+    assert cli.main(["detect", str(WALK), "-o", str(bare), "--end", "1", "--no-hands"]) == 0
+    assert cli.main(["lift", str(bare), "-o", str(tmp_path / "bare_lift.npz")]) == 0
+    assert mc.read_npz(tmp_path / "bare_lift.npz").fingers is None
 
 
 def test_rig_options_need_a_blender_format(tmp_path, capsys):

@@ -95,11 +95,12 @@ class Detections:
     def detected_fraction(self) -> float:
         return float(self.detected.mean()) if len(self.presence) else 0.0
 
-    def save_npz(self, path: str | os.PathLike) -> None:
+    def save_npz(self, path: str | os.PathLike, extra: dict | None = None) -> None:
+        """Write the detections (``extra``: more arrays to keep beside them, e.g. ``hands.HandTracks.arrays``)."""
         meta = dict(width=self.width, height=self.height, fps=self.fps, stride=self.stride,
                     source=self.source, detect_s=self.detect_s,
                     landmark_names=np.array(skeleton.MP_LANDMARK_NAMES))
-        np.savez_compressed(path, **{k: getattr(self, k) for k in _NPZ_KEYS}, **meta)
+        np.savez_compressed(path, **{k: getattr(self, k) for k in _NPZ_KEYS}, **meta, **(extra or {}))
 
     @classmethod
     def load_npz(cls, path: str | os.PathLike) -> "Detections":

@@ -66,6 +66,17 @@ class HandTracks:
         """(T, 2) bool: frames and sides with a hand."""
         return self.score > 0
 
+    def arrays(self) -> dict:
+        """The tracks as ``hands_*`` arrays, to keep in a detections file (``from_arrays`` reads them back)."""
+        return {"hands_landmarks": self.landmarks, "hands_world": self.world, "hands_score": self.score}
+
+    @classmethod
+    def from_arrays(cls, z) -> "HandTracks | None":
+        """``arrays``' arrays from a mapping (an opened npz), or None when it has none."""
+        if "hands_world" not in z:
+            return None
+        return cls(np.asarray(z["hands_landmarks"]), np.asarray(z["hands_world"]), np.asarray(z["hands_score"]))
+
     def swap_sides(self, frames: np.ndarray) -> "HandTracks":
         """A copy with left and right exchanged in ``frames`` ((T,) bool): where the body's left/right labels were
         repaired after the hands were looked for (``flips.repair_swaps``), each hand goes with its repaired wrist."""
