@@ -11,7 +11,8 @@ import threading
 import time
 from dataclasses import dataclass
 
-from ..inference.pipeline.run import Cancelled, ConvertOptions, PipelineError, convert_everyone, convert_video
+from ..inference.pipeline.everyone import convert_everyone
+from ..inference.pipeline.run import Cancelled, ConvertOptions, PipelineError, convert_video
 
 # Share of the whole job per pipeline stage, for one progress bar (detection dominates).
 STAGE_WEIGHTS = {"detect": 0.66, "hands": 0.24, "flips": 0.005, "gaps": 0.005, "lift": 0.05, "world": 0.02,

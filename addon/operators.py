@@ -5,7 +5,8 @@ from __future__ import annotations
 import bpy
 
 from ..inference.core import skeleton as S
-from ..inference.pipeline.run import PipelineError, convert_everyone, convert_video
+from ..inference.pipeline.everyone import convert_everyone
+from ..inference.pipeline.run import PipelineError, convert_video
 from ..inference.retarget.presets import auto_detect
 from . import animate, compat, jobs, motion_store, rig_io
 from .preferences import get_preferences

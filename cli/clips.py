@@ -46,7 +46,8 @@ def expand_videos(paths: list[Path]) -> list[Path]:
 def serial_outcomes(videos: list[Path], options, uplifter, bar: ProgressBar, err,
                     each_person: bool = False) -> Iterator[Outcome]:
     """Each clip in this process, with progress bars; ``each_person``: one outcome per person seen."""
-    from ..inference.pipeline.run import PipelineError, convert_everyone, convert_video, failure_kind
+    from ..inference.pipeline.everyone import convert_everyone
+    from ..inference.pipeline.run import PipelineError, convert_video, failure_kind
 
     for i, video in enumerate(videos):
         if bar.enabled:

@@ -36,10 +36,12 @@ def test_two_people_crossing_keep_their_tracks_and_order_by_presence():
     tracks = track_people(poses, worlds, times, aspect=16 / 9)
     assert len(tracks) == 2
     first, second = tracks
-    # B is hidden 10 frames, and where the two overlap fully (the crossing) only the better-present one counts
-    assert first.seen.all() and t_len - 20 <= second.seen.sum() <= t_len - 10 and first.height > second.height
+    # B is hidden 10 frames, and where the two overlap fully (the crossing) only the better-present one counts, for
+    # whichever of them it is (predicted on at their speeds, they are not mixed up there)
+    assert first.seen.sum() >= t_len - 2 and t_len - 20 <= second.seen.sum() <= t_len - 10
+    assert first.height > second.height
     # person 0 is A everywhere (moves right), person 1 is B (moves left), through the crossing
-    xa = np.nanmean(first.landmarks[:, :, 0], axis=1)
+    xa = np.nanmean(first.landmarks[first.seen, :, 0], axis=1)
     xb = np.nanmean(second.landmarks[second.seen, :, 0], axis=1)
     assert np.diff(xa).min() > -0.05 and xa[-1] - xa[0] > 0.5       # no jump to the other person (they are 0.6 apart)
     assert np.diff(xb).max() < 0.05 and xb[-1] - xb[0] < -0.4

@@ -26,6 +26,20 @@ def _bbox(xy: np.ndarray) -> np.ndarray:
     return np.concatenate([xy.min(axis=-2), xy.max(axis=-2)], axis=-1)
 
 
+def _moved(memory: tuple | None, pose: np.ndarray, time_s: float) -> tuple:
+    """A person's memory (last pose (33, 2) iso, time, hip velocity (2,) iso units/s) updated with a new pose."""
+    if memory is None or time_s <= memory[1]:
+        return pose, time_s, np.zeros(2, np.float32)
+    step = (pose[_HIPS].mean(0) - memory[0][_HIPS].mean(0)) / (time_s - memory[1])
+    velocity = step if time_s - memory[1] > 0.25 else 0.5 * memory[2] + 0.5 * step      # smoothed when frequent
+    return pose, time_s, velocity.astype(np.float32)
+
+
+def _predicted(memory: tuple, time_s: float) -> np.ndarray:
+    """Where a person should be now: the last pose moved on at its hip velocity (people walk on behind others)."""
+    return memory[0] + memory[2] * (time_s - memory[1])
+
+
 def choose_person(candidates: np.ndarray, previous: np.ndarray | None,
                   max_jump: float = 1.0) -> int | None:
     """Index of the candidate to keep, or None.
@@ -53,8 +67,8 @@ class PersonChooser:
 
     def __init__(self, max_jump: float = 1.0, reacquire_s: float = 1.0):
         self.max_jump, self.reacquire_s = max_jump, reacquire_s
-        self._prev: np.ndarray | None = None  # (33, 2) isotropic positions of the last kept person
-        self._prev_t = -math.inf
+        self._ours: tuple | None = None       # the kept person's memory (``_moved``): last pose, time, velocity
+        self._others: list[tuple] = []          # the other people seen lately, likewise
 
     def choose(self, arr: np.ndarray, worlds: np.ndarray, time_s: float, aspect: float):
         nan = np.full((skeleton.NUM_LANDMARKS, 3), np.nan, np.float32)
@@ -63,12 +77,46 @@ class PersonChooser:
         if not len(arr):
             return lms, nan, 0.0, 0
         iso = arr[..., :2] * np.array([aspect, 1.0], np.float32)
-        recent = time_s - self._prev_t <= self.reacquire_s
-        k = choose_person(iso, self._prev if recent else None, self.max_jump)
+        recent = self._ours is not None and time_s - self._ours[1] <= self.reacquire_s
+        self._others = [m for m in self._others if time_s - m[1] <= self.reacquire_s]
+        ours = _predicted(self._ours, time_s) if recent else None
+        mine = self._not_others(iso, ours, time_s) if recent else np.ones(len(iso), bool)
+        k = choose_person(iso[mine], ours, self.max_jump) if mine.any() else None
+        k = None if k is None else int(np.flatnonzero(mine)[k])
+        self._remember_others(iso, k, time_s)
         if k is None:
             return lms, nan, 0.0, len(arr)
-        self._prev, self._prev_t = iso[k], time_s
+        self._ours = _moved(self._ours if recent else None, iso[k], time_s)
         return arr[k, :, :3].copy(), worlds[k].copy(), max(float(arr[k, :, 3].mean()), 1e-6), len(arr)
+
+    def _not_others(self, iso: np.ndarray, ours: np.ndarray, time_s: float) -> np.ndarray:
+        """(K,) bool: candidates that match the followed person (where it should be now) at least as well as every
+        other person seen lately (while ours is hidden behind someone, that someone is not taken for ours)."""
+        _, mine = _cost(iso, ours)
+        ok = np.ones(len(iso), bool)
+        for memory in self._others:
+            _, theirs = _cost(iso, _predicted(memory, time_s))
+            ok &= mine <= theirs
+        return ok
+
+    def _remember_others(self, iso: np.ndarray, kept: int | None, time_s: float) -> None:
+        """Update the other people's last poses with this frame's candidates that are not ours (nor a second
+        reading of ours: they overlap it), each to the nearest remembered one or as someone new."""
+        for c in range(len(iso)):
+            if c == kept:
+                continue
+            if kept is not None:
+                dist, cost = _cost(iso[c:c + 1], iso[kept])
+                if dist[0] <= 0.25 or dist[0] - cost[0] > 0.5:          # the same body read twice
+                    continue
+            if self._others:
+                guesses = [_predicted(m, time_s) for m in self._others]
+                costs = [float(_cost(iso[c:c + 1], g)[1][0]) for g in guesses]
+                j = int(np.argmin(costs))
+                if float(_cost(iso[c:c + 1], guesses[j])[0][0]) <= self.max_jump:
+                    self._others[j] = _moved(self._others[j], iso[c], time_s)
+                    continue
+            self._others.append(_moved(None, iso[c], time_s))
 
 
 @dataclass
@@ -131,17 +179,17 @@ def track_people(poses: list[np.ndarray], worlds: list[np.ndarray], times_s: np.
     height -> tracks, most present first. Tracks seen for less than ``min_seen_s`` in all (MediaPipe's
     occasional second, stretched reading of a body) are not people."""
     t_len = len(poses)
-    last: list[tuple[np.ndarray, float]] = []             # per track: (iso pose (33, 2), time seen)
+    last: list[tuple] = []                                   # per track: its memory (``_moved``)
     rows: list[dict[int, int]] = []                          # per track: frame -> candidate index
     for t, cands in enumerate(poses):
         cands = np.asarray(cands, np.float32).reshape(-1, skeleton.NUM_LANDMARKS, 4)
         iso = cands[..., :2] * np.array([aspect, 1.0], np.float32)
         distinct = set(_distinct(iso, cands[..., 3].mean(-1))) if len(cands) else set()
         pairs = []
-        for k, (prev, seen_at) in enumerate(last):
-            if times_s[t] - seen_at > reacquire_s or not len(cands):
+        for k, memory in enumerate(last):
+            if times_s[t] - memory[1] > reacquire_s or not len(cands):
                 continue
-            dist, cost = _cost(iso, prev)
+            dist, cost = _cost(iso, _predicted(memory, float(times_s[t])))
             pairs += [(float(cost[c]), k, c) for c in distinct if dist[c] <= max_jump]
         used_tracks, used_cands = set(), set()
         for _, k, c in sorted(pairs):
@@ -150,11 +198,11 @@ def track_people(poses: list[np.ndarray], worlds: list[np.ndarray], times_s: np.
             used_tracks.add(k)
             used_cands.add(c)
             rows[k][t] = c
-            last[k] = (iso[c], float(times_s[t]))
+            last[k] = _moved(last[k], iso[c], float(times_s[t]))
         for c in sorted(distinct):
             if c not in used_cands:
                 rows.append({t: c})
-                last.append((iso[c], float(times_s[t])))
+                last.append(_moved(None, iso[c], float(times_s[t])))
     tracks = []
     for row in rows:
         lm = np.full((t_len, skeleton.NUM_LANDMARKS, 3), np.nan, np.float32)

@@ -192,46 +192,6 @@ def convert_video(path, options: ConvertOptions | None = None, progress: Progres
     return clip
 
 
-def convert_everyone(path, options: ConvertOptions | None = None, progress: Progress | None = None,
-                     cancel: threading.Event | None = None, uplifter: Uplifter | None = None) -> list[MotionClip]:
-    """Every person in video ``path``, each converted to its own MotionClip (most present first, numbered as
-    ``--list-people`` numbers them; ``info["person"]``), from one detection pass; ``options.person`` is ignored.
-    A person that cannot be converted is left out with a warning on the others' clips. Raises as
-    ``convert_video`` (and when nobody could be converted); NoPersonError when nobody is seen."""
-    from dataclasses import replace
-
-    from .detect import detect_everyone
-
-    o = replace(options or ConvertOptions(), person=None)
-    o.validate()
-    run = _Run(progress, cancel)
-    path = Path(path)
-    try:
-        people = detect_everyone(path, detect_options(o), progress=lambda done, total: run.report("detect", done, total))
-    except (VideoError, DetectionWorkerError) as err:
-        raise PipelineError(str(err)) from err
-    except (FileNotFoundError, ValueError) as err:
-        raise PipelineError(f"{path}: {err}".splitlines()[0]) from err
-    if not people:
-        raise NoPersonError(f"{path}: no person found")
-    uplifter = uplifter or get_uplifter(o.model_path, o.provider)
-    clips, failed = [], []
-    for number, det in enumerate(people):
-        try:
-            hands = track_hands(path, det, o, run.report) if o.hands and det.detected.any() else None
-            clip = lift_detections(det, o, progress, cancel, uplifter, hands=hands)
-        except PipelineError as err:                  # one person's failure does not cost the others theirs
-            failed.append(f"person {number} not converted: {err}")
-            if len(failed) == len(people):
-                raise
-            continue
-        clip.info["person"] = number
-        clips.append(clip)
-    for clip in clips:
-        clip.info["warnings"] = clip.info.get("warnings", []) + failed
-    return clips
-
-
 def track_hands(path, det: Detections, o: ConvertOptions, progress: Progress | None = None) -> HandTracks:
     """The hands of the person in ``det`` (``hands.detect_hands``, every ``o.hands_every``-th frame, over time chunks
     on ``o.workers`` processes: ``hands_parallel``) for ``lift_detections``; PipelineError when the hand model is
@@ -346,16 +306,21 @@ def lift_detections(det: Detections, options: ConvertOptions | None = None, prog
     rotations = fuse_limb_directions(res.joints, res.rotations, offsets) if o.fuse_limbs else res.rotations
     wopt = WorldOptions(focal_mm=o.focal_mm, in_place=o.in_place, plant_feet=o.plant_feet, camera_motion=o.camera_motion)
     keyed = np.asarray(gf.keyed, dtype=bool)
-    world = run.stage("world", solve_world, gf.landmarks, det.width, det.height, res.joints, res.rotations[:, 0],
-                      offsets, wopt, fps=fps, keyed=keyed)
-    turned = run.stage("world", measured_turn, det, world.camera, o.camera_motion) if not o.in_place else None
-    if turned is not None:                                     # the camera turned: take its turn out, solve again
-        world = run.stage("world", solve_world, gf.landmarks, det.width, det.height, res.joints, res.rotations[:, 0],
-                          offsets, wopt, fps=fps, keyed=keyed, cam_turn=turned)
-        world.camera["camera_turn_deg"] = float(np.degrees(np.arccos(np.clip(
+    def place():
+        w = solve_world(gf.landmarks, det.width, det.height, res.joints, res.rotations[:, 0], offsets, wopt, fps=fps,
+                        keyed=keyed)
+        turned = measured_turn(det, w.camera, o.camera_motion) if not o.in_place else None
+        if turned is None:
+            return w
+        w = solve_world(gf.landmarks, det.width, det.height, res.joints, res.rotations[:, 0], offsets, wopt, fps=fps,
+                        keyed=keyed, cam_turn=turned)             # the camera turned: its turn taken out, solved again
+        w.camera["camera_turn_deg"] = float(np.degrees(np.arccos(np.clip(
             (np.trace(turned, axis1=1, axis2=2) - 1.0) / 2.0, -1.0, 1.0))).max())
-        if world.camera["camera_motion"] == "static":
-            world.camera["camera_motion"] = "turning"          # it turned where it stood (a pan)
+        if w.camera["camera_motion"] == "static":
+            w.camera["camera_motion"] = "turning"              # it turned where it stood (a pan)
+        return w
+
+    world = run.stage("world", place)
 
     def smooth():
         local = np.array(rotations, dtype=np.float64)
@@ -409,5 +374,4 @@ def lift_detections(det: Detections, options: ConvertOptions | None = None, prog
 
 
 __all__ = ["ConvertOptions", "PipelineError", "NoPersonError", "Cancelled", "STAGES", "convert_video", "track_hands",
-           "convert_everyone",
            "lift_detections", "get_uplifter", "resolve_provider"]
