@@ -97,11 +97,11 @@ def test_each_person_gets_its_own_files(repo_root, tmp_path, capsys):
     assert a.info["person"] == 0 and b.info["person"] == 1
     assert a.info["detected_fraction"] > 0.9 and b.info["detected_fraction"] > 0.8
     # two different people, two different motions (each clip's world starts at its own pelvis, so positions do not
-    # compare): their joint rotations differ by tens of degrees
+    # compare): their joint rotations differ (the same person twice would differ by ~0)
     from uplift_mocap.inference.core.rotations import quat_angle
 
     both = a.keyed & b.keyed
-    assert np.degrees(np.median(quat_angle(a.local_rot[both], b.local_rot[both]))) > 10.0
+    assert np.degrees(np.median(quat_angle(a.local_rot[both], b.local_rot[both]))) > 6.0     # 12.4 measured
     assert cli.main(args) == cc.EXIT_OUTPUT                             # the files exist now
     err = capsys.readouterr().err
     assert "exists" in err and "--overwrite" in err
