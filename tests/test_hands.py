@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from uplift_mocap.inference.pipeline import detect  # before mediapipe (detect._patch_protobuf)
+from uplift_mocap.inference.pipeline import detect  # before mediapipe (mediapipe_import._patch_protobuf, which detect imports)
 from uplift_mocap.inference.core import skeleton as sk
 from uplift_mocap.inference.core.assets import HAND_TASK
 from uplift_mocap.inference.pipeline.hands import HandOptions, detect_hands, wrist_crop
