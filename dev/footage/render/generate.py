@@ -164,6 +164,15 @@ def generate_clip(options: FootageOptions) -> FootageResult:
         hands = dict(finger_angles=finger_angles, hand_points=points,
                      hand_points_px=np.stack([stage.project(points[i].reshape(-1, 3), c).reshape(2, 21, 3)
                                               for i, c in enumerate(cams)]))
+    t2 = time.perf_counter()
+
+    stage.setup_render(scene, o.width, o.height, o.fps, str(out))
+    scene.frame_set(1)
+    bpy.ops.render.render(animation=True)
+    t3 = time.perf_counter()
+    if not out.is_file():
+        raise RuntimeError(f"Blender rendered no video to {out}")
+    # the ground truth last: a folder being rendered into never holds a clip's .npz before its finished .mp4
     ground_truth.save_ground_truth(
         gt_path, joints=joints, joints_px=px, local_rot=local_rot,
         root_translation=root, offsets=offsets, canonical_joints=canonical, camera=cam, fps=o.fps,
@@ -174,14 +183,6 @@ def generate_clip(options: FootageOptions) -> FootageResult:
                    rig_bones=np.array([mapping[j] for j in sk.JOINT_NAMES]), camera_motion=o.camera_motion,
                    cam_from_world_per_frame=np.stack([c.cam_from_world() for c in cams]),
                    camera_path=np.stack([c.position() for c in cams]), **hands))
-    t2 = time.perf_counter()
-
-    stage.setup_render(scene, o.width, o.height, o.fps, str(out))
-    scene.frame_set(1)
-    bpy.ops.render.render(animation=True)
-    t3 = time.perf_counter()
-    if not out.is_file():
-        raise RuntimeError(f"Blender rendered no video to {out}")
     return FootageResult(out, gt_path, t, {"build": t1 - t0, "measure": t2 - t1, "render": t3 - t2,
                                            "render_per_frame": (t3 - t2) / t})
 
