@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from uplift_mocap.inference.pipeline import detect  # noqa: F401 - before mediapipe (mediapipe_import._patch_protobuf, which detect imports)
+from uplift_mocap.inference.pipeline import detect  # noqa: F401 - before mediapipe (mediapipe_import._patch_protobuf)
 from uplift_mocap.cli.commands import main
 from uplift_mocap.inference.pipeline.motion_clip import read_npz
 

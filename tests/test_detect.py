@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-# detect must be imported before mediapipe (see mediapipe_import._patch_protobuf, which detect imports), so no importorskip here
+# detect must be imported before mediapipe (see mediapipe_import._patch_protobuf), so no importorskip here
 from uplift_mocap.inference.pipeline import detect
 from uplift_mocap.inference.core import skeleton  # noqa: E402
 from uplift_mocap.inference.pipeline.detect import DetectOptions, Detections, choose_person  # noqa: E402

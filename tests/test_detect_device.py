@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from uplift_mocap.inference.pipeline import detect  # before mediapipe (mediapipe_import._patch_protobuf, which detect imports)
+from uplift_mocap.inference.pipeline import detect  # before mediapipe (mediapipe_import._patch_protobuf)
 from uplift_mocap.inference.pipeline.detect import DetectOptions, PoseDetector
 
 for _mod in ("cv2", "mediapipe"):

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from uplift_mocap.inference.pipeline import detect  # before mediapipe (mediapipe_import._patch_protobuf, which detect imports)
+from uplift_mocap.inference.pipeline import detect  # before mediapipe (mediapipe_import._patch_protobuf)
 from uplift_mocap.inference.pipeline.detect import DetectOptions
 from uplift_mocap.inference.pipeline.detect_parallel import (WARMUP_S, Chunk, DetectionWorkerError, default_workers,
                                                              plan_chunks)

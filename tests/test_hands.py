@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from uplift_mocap.inference.pipeline import detect  # before mediapipe (mediapipe_import._patch_protobuf, which detect imports)
+from uplift_mocap.inference.pipeline import detect  # before mediapipe (mediapipe_import._patch_protobuf)
 from uplift_mocap.inference.core import skeleton as sk
 from uplift_mocap.inference.core.assets import HAND_TASK
 from uplift_mocap.inference.pipeline.hands import HandOptions, detect_hands, wrist_crop
@@ -82,6 +82,24 @@ def test_hand_world_landmarks_have_a_real_hand_size(walk):
     w = hands.world[hands.found]                                       # (N, 21, 3) metres
     palm = np.linalg.norm(w[:, H["middle_finger_mcp"]] - w[:, H["wrist"]], axis=-1)
     assert 0.06 < np.median(palm) < 0.12, np.median(palm)              # wrist to middle knuckle of an adult
+
+
+def test_image_points_are_the_same_hand_in_pixels(walk):
+    """What finger angles are read from: the image landmarks in pixels, depth in the same unit."""
+    det, hands = walk
+    px = hands.image_points(det.width, det.height)
+    f = hands.found
+    assert np.allclose(px[f][..., 0], hands.landmarks[f][..., 0] * det.width)
+    assert np.allclose(px[f][..., 2], hands.landmarks[f][..., 2] * det.width)
+    assert np.isnan(px[~f]).all()
+    for side, (wrist, elbow) in enumerate((("left_wrist", "left_elbow"), ("right_wrist", "right_elbow"))):
+        m = f[:, side]
+        palm = np.linalg.norm(px[m, side, H["middle_finger_mcp"]] - px[m, side, H["wrist"]], axis=-1)
+        forearm = np.linalg.norm((det.landmarks[m, sk.MP_INDEX[wrist], :2] - det.landmarks[m, sk.MP_INDEX[elbow], :2])
+                                 * [det.width, det.height], axis=-1)
+        assert 0.2 < np.median(palm / forearm) < 0.8, np.median(palm / forearm)    # a palm of the arm it hangs on
+        depth, across = np.ptp(px[m, side, :, 2], axis=-1), np.ptp(px[m, side, :, :2], axis=-2).max(axis=-1)
+        assert 0.05 < np.median(depth / across) < 1.5, np.median(depth / across)   # depth in the same unit
 
 
 def test_every_other_frame(walk):

@@ -63,7 +63,7 @@ def score_clip(video: Path) -> dict:
     found = tracks.found.copy()
     found[np.arange(len(found)) % o.hands_every != 0] = False            # what convert looks at
     fps = det.fps / max(det.stride, 1)
-    fm = solve_fingers(tracks.world, found, det.times_s, fps, o.smoothing, o.max_gap_s)
+    fm = solve_fingers(tracks.image_points(det.width, det.height), found, det.times_s, fps, o.smoothing, o.max_gap_s)
     est = np.nan_to_num(fm.angles)
     size = np.maximum(np.ptp(px[..., 0], axis=-1), np.ptp(px[..., 1], axis=-1))
     body, palm = orientation_errors_deg(det, tracks, gt, frames)

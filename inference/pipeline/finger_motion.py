@@ -3,8 +3,8 @@ into rest-relative local rotations of the full skeleton's finger joints (``skele
 
     solve_fingers(tracks, times_s, fps, smoothing, max_gap_s) -> FingerMotion
 
-Angles come from MediaPipe's metric hand landmarks (``fingers.finger_angles``: flexion and spread per joint,
-within ``fingers.JOINT_LIMITS``). Frames without a hand (not looked at, or nothing found) are filled linearly
+Angles come from MediaPipe's hand landmarks (``hands.HandTracks.image_points``; ``fingers.finger_angles``:
+flexion and spread per joint, within ``fingers.JOINT_LIMITS``). Frames without a hand (not looked at, or nothing found) are filled linearly
 in time when the gap is at most ``max_gap_s`` (and at the ends, held over at most that long); longer gaps stay
 unkeyed. Smoothing is the body's Gaussian (``smoothing.gaussian_filter_time``, same strength) per keyed run.
 
@@ -90,8 +90,9 @@ def _dense(x: np.ndarray, keyed: np.ndarray, rest: np.ndarray) -> np.ndarray:
 
 def solve_fingers(world: np.ndarray, found: np.ndarray, times_s: np.ndarray, fps: float, smoothing: float = 0.5,
                   max_gap_s: float = 0.5) -> FingerMotion:
-    """Finger motion (module docstring) from ``world`` (T, 2, 21, 3) MediaPipe metric hand landmarks (NaN where
-    none; ``hands.HandTracks.world``), ``found`` (T, 2) bool, ``times_s`` (T,) s, ``fps`` the clip's rate."""
+    """Finger motion (module docstring) from ``world`` (T, 2, 21, 3) hand landmarks, x right, y down, z away from
+    the camera, any one unit (angles only; NaN where none: ``hands.HandTracks.image_points`` or ``.world``),
+    ``found`` (T, 2) bool, ``times_s`` (T,) s, ``fps`` the clip's rate."""
     world = np.asarray(world, np.float64)
     found = np.asarray(found, bool) & np.all(np.isfinite(world), axis=(-1, -2))
     times_s = np.asarray(times_s, np.float64)

@@ -85,6 +85,12 @@ class HandTracks:
         lms[f], world[f], score[f] = lms[f][:, ::-1], world[f][:, ::-1], score[f][:, ::-1]
         return HandTracks(lms, world, score, self.detect_s)
 
+    def image_points(self, width: int, height: int) -> np.ndarray:
+        """(T, 2, 21, 3) float32 pixels: the image landmarks with MediaPipe's relative depth in the same units
+        (x right, y down, z away from the camera); NaN where no hand. What finger angles are read from: on rendered
+        hands they follow the true finger joints better than ``world`` (``uplift-dev eval-hands``, docs/model.md)."""
+        return self.landmarks * np.array([width, height, width], np.float32)
+
 
 def wrist_crop(body: np.ndarray, side: int, width: int, height: int, scale: float = 1.0):
     """Pixel box (x0, y0, x1, y1) around the body's ``side`` wrist (0 left, 1 right), or None when the wrist or

@@ -336,8 +336,8 @@ def lift_detections(det: Detections, options: ConvertOptions | None = None, prog
     local, root, joints, before, after = run.stage("smooth", smooth)
     if hands is not None and swapped.any():
         hands = hands.swap_sides(swapped)           # the hands were looked for at the unrepaired wrists
-    fingers = (run.stage("fingers", solve_fingers, hands.world, hands.found, det.times_s, fps, o.smoothing, o.max_gap_s)
-               if hands is not None else None)
+    fingers = (run.stage("fingers", solve_fingers, hands.image_points(det.width, det.height), hands.found, det.times_s,
+                         fps, o.smoothing, o.max_gap_s) if hands is not None else None)
     camera = {k: (v.tolist() if isinstance(v, np.generic) else v) for k, v in world.camera.items()}
     info = {"width": int(det.width), "height": int(det.height), "video_fps": float(det.fps), "stride": int(det.stride),
             "frames": n, "detected_frames": int(det.detected.sum()), "detected_fraction": det.detected_fraction,
