@@ -74,7 +74,8 @@ class ConvertOptions:
     (CPU when it cannot start; the clip's ``info["warnings"]`` says so); ``camera_motion`` "auto" finds a camera
     that travels with the actor and then takes the root's travel from the planted feet (``world_motion`` step 7;
     ``info["camera_motion"]``; its own turn, a pan, is read from the background and taken out: ``camera_rotation``,
-    "turning" when it only turned), "static" / "moving" say so. Contacts, planting and smoothing run at the
+    "turning" when it only turned; over a textured floor its travel too, ``camera_travel``: "travelling"),
+    "static" / "moving" say so. Contacts, planting and smoothing run at the
     clip's own rate (video fps / stride). ``hands``: track both hands (``hands.detect_hands``, a second pass
     looking at every ``hands_every``-th frame) and give the clip finger motion (``finger_motion``)."""
     start_s: float = 0.0
@@ -309,14 +310,18 @@ def lift_detections(det: Detections, options: ConvertOptions | None = None, prog
     def place():
         w = solve_world(gf.landmarks, det.width, det.height, res.joints, res.rotations[:, 0], offsets, wopt, fps=fps,
                         keyed=keyed)
-        turned = measured_turn(det, w.camera, o.camera_motion) if not o.in_place else None
-        if turned is None:
+        measured = measured_turn(det, w.camera, o.camera_motion) if not o.in_place else None
+        if measured is None:
             return w
+        turned, centre = measured
         w = solve_world(gf.landmarks, det.width, det.height, res.joints, res.rotations[:, 0], offsets, wopt, fps=fps,
-                        keyed=keyed, cam_turn=turned)             # the camera turned: its turn taken out, solved again
+                        keyed=keyed, cam_turn=turned, cam_centre=centre)   # the camera's motion taken out, solved again
         w.camera["camera_turn_deg"] = float(np.degrees(np.arccos(np.clip(
             (np.trace(turned, axis1=1, axis2=2) - 1.0) / 2.0, -1.0, 1.0))).max())
-        if w.camera["camera_motion"] == "static":
+        if centre is not None:
+            w.camera["camera_travel_m"] = float(np.linalg.norm(centre[-1] - centre[0]))
+            w.camera["camera_motion"] = "travelling"           # its path followed over the floor
+        elif w.camera["camera_motion"] == "static":
             w.camera["camera_motion"] = "turning"              # it turned where it stood (a pan)
         return w
 
@@ -359,7 +364,9 @@ def lift_detections(det: Detections, options: ConvertOptions | None = None, prog
                        "camera is static if it is not"]
                       if o.camera_motion == "auto" and camera.get("camera_motion") == "moving" else [])
                      + ([f"the camera turns (up to {camera['camera_turn_deg']:.0f} deg, seen in the background): its "
-                         "turn is taken out of the motion"] if "camera_turn_deg" in camera else []),
+                         "turn is taken out of the motion"] if "camera_turn_deg" in camera else [])
+                     + ([f"the camera travels ({camera['camera_travel_m']:.1f} m, followed over the floor): its path "
+                         "is taken out of the motion"] if "camera_travel_m" in camera else []),
             "devices": {"detect": f"{det.device} (MediaPipe)" + (f" x {det.processes} processes" if det.processes > 1 else ""),
                         "lift": device_label(uplifter.session.get_providers()[0])}}
     timings = dict(run.timings)

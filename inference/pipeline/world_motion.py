@@ -313,7 +313,8 @@ def _camera_moves(by_camera: np.ndarray, by_feet: np.ndarray, valid: np.ndarray)
 
 def solve_world(landmarks: np.ndarray, width: int, height: int, joints_cam: np.ndarray, root_rot_cam: np.ndarray,
                 offsets: np.ndarray, options: WorldOptions | None = None, *, fps: float = 30.0,
-                keyed: np.ndarray | None = None, cam_turn: np.ndarray | None = None) -> WorldMotion:
+                keyed: np.ndarray | None = None, cam_turn: np.ndarray | None = None,
+                cam_centre: np.ndarray | None = None) -> WorldMotion:
     """Camera-frame lifted motion -> world root motion (see the module doc).
 
     landmarks (T, 33, 3) [x_norm, y_norm, vis] (gaps filled); width, height: image size px;
@@ -322,7 +323,9 @@ def solve_world(landmarks: np.ndarray, width: int, height: int, joints_cam: np.n
     fps: sample rate of the sequence (contact speeds); keyed (T,) bool: frames that carry
     information (unkeyed ones are interpolated and never in contact); cam_turn (T, 3, 3) the camera's own turn
     R_t<-0 in the camera frame's axes (``camera_rotation``): the motion is turned back into the first frame's camera
-    before anything else, so a camera that only turns (a pan) becomes a static one.
+    before anything else, so a camera that only turns (a pan) becomes a static one; cam_centre (T, 3) m each
+    frame's camera centre in the first frame's camera axes (``camera_travel``, with cam_turn): added too, so a
+    camera that travels becomes a static one.
     """
     opt = options or WorldOptions()
     lm = np.asarray(landmarks, dtype=np.float64)
@@ -347,6 +350,8 @@ def solve_world(landmarks: np.ndarray, width: int, height: int, joints_cam: np.n
         root_cam = np.einsum("tij,tj->ti", back, root_cam)
         jc = np.einsum("tij,tkj->tki", back, jc)
         qc = R.quat_multiply(R.matrix_to_quat(back), qc)
+        if cam_centre is not None:
+            root_cam = root_cam + np.asarray(cam_centre, dtype=np.float64)
     root_cam = gaussian_filter_time(root_cam, ROOT_SMOOTH_S * fps)
     up, up_source = _estimate_up(jc, root_cam, valid, fps)
     r_wc = world_from_cam(up)
