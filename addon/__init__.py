@@ -16,6 +16,7 @@ _MODULE_NAMES = (
     "preferences",
     "settings",
     "operators",
+    "people_list",
     "exports",
     "panels",
     "batch",

@@ -55,8 +55,10 @@ class ConvertJob:
     ("done", MotionClip, or a list of them, one per person, with ``everyone``) | ("error", one-line reason) |
     ("cancelled", None)."""
 
-    def __init__(self, path, options: ConvertOptions | None = None, uplifter=None, everyone: bool = False):
+    def __init__(self, path, options: ConvertOptions | None = None, uplifter=None, everyone: bool = False,
+                 work=None):
         self.path, self.options, self.uplifter, self.everyone = path, options, uplifter, everyone
+        self.work = work     # another job of the same shape: work(path, options, progress=, cancel=, uplifter=)
         self.status = Status()
         self.outcome: tuple[str, object] | None = None
         self._queue: queue.Queue = queue.Queue()
@@ -70,7 +72,7 @@ class ConvertJob:
 
     def _run(self) -> None:
         try:
-            convert = convert_everyone if self.everyone else convert_video
+            convert = self.work or (convert_everyone if self.everyone else convert_video)
             clip = convert(self.path, self.options, progress=self._progress, cancel=self._cancel,
                            uplifter=self.uplifter)
             self._queue.put(("done", clip))

@@ -4,6 +4,7 @@ import bpy
 from ..inference.core import skeleton as S
 from . import compat, motion_store, rig_io
 from .operators import running_job
+from .people_list import draw_people
 
 
 def _draw_progress(layout, job) -> None:
@@ -65,6 +66,10 @@ class SEQUENCER_PT_uplift(bpy.types.Panel):
         sub = col.column()
         sub.active = not settings.everyone
         sub.prop(settings, "person")
+        people = layout.column()
+        people.active = not settings.everyone
+        draw_people(people, context)
+        col = layout.column()
         col.prop(settings, "camera_motion")
         col.prop(settings, "focal_mm")
         job = running_job()

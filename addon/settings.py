@@ -20,6 +20,22 @@ def _is_armature(_self, obj) -> bool:
 _ARMATURE_POLL = compat.pointer_poll(_is_armature)
 
 
+class UPLIFT_PG_person(bpy.types.PropertyGroup):
+    """One person of "Find People" (``people_list``): ``number`` as ``person`` takes it (most present first)."""
+    number: bpy.props.IntProperty(name="Person")
+    coverage: bpy.props.FloatProperty(name="On Screen", subtype="FACTOR", description="Share of the frames with them")
+    height: bpy.props.FloatProperty(name="Height", subtype="FACTOR",
+                                    description="Their median height, as a share of the image's")
+    first_s: bpy.props.FloatProperty(name="First Seen", unit="TIME_ABSOLUTE", description="Seconds into the strip")
+    picture: bpy.props.StringProperty(name="Picture", description="Key of their picture in the add-on's previews")
+
+
+def _choose_listed(self, _context) -> None:
+    """Picking someone in the people list converts that person."""
+    if 0 <= self.people_index < len(self.people):
+        self.person = self.people[self.people_index].number
+
+
 class UPLIFT_PG_settings(bpy.types.PropertyGroup):
     target: bpy.props.EnumProperty(
         name="Target",
@@ -55,6 +71,11 @@ class UPLIFT_PG_settings(bpy.types.PropertyGroup):
         name="Person", default=-1, min=-1, soft_max=9,
         description="Who to convert when the video shows several people: -1 follows the largest one; 0, 1, ... the "
                     "people seen, most present first (the report after a conversion says how many there were)")
+    people: bpy.props.CollectionProperty(type=UPLIFT_PG_person)
+    people_index: bpy.props.IntProperty(name="Person", default=-1, update=_choose_listed,
+                                        description="Who to convert: the person picked in the list")
+    people_source: bpy.props.StringProperty(
+        description="The strip and range the people list was found in (a list for another strip is not shown)")
     camera_motion: bpy.props.EnumProperty(
         name="Camera",
         items=[("AUTO", "Automatic", "Find out whether the camera travels with the actor; if it does, the root's "
@@ -75,4 +96,4 @@ def unregister():
     del bpy.types.Scene.uplift
 
 
-registry = [UPLIFT_PG_settings]
+registry = [UPLIFT_PG_person, UPLIFT_PG_settings]

@@ -144,3 +144,15 @@ def test_train_selects_on_footage_validation(three_accad_files, folder, tmp_path
         f = v["val_footage"]
         assert np.isfinite(f["mpjpe_mm"]) and f["mpjpe_mm"] != v["val"]["mpjpe_mm"]
         assert v["score"] == pytest.approx(f["mpjpe_mm"] / 45 + f["mpjae_deg"] / 12)
+
+
+def test_a_clip_whose_video_cannot_be_read_is_left_out(folder, tmp_path, capsys):
+    """A render stopped half-way (a stub .mp4 beside its ground truth) costs that clip, not the training run."""
+    for suffix in (".mp4", ".npz", ".det.npz"):
+        if (folder / f"sample_walk{suffix}").is_file():
+            shutil.copy(folder / f"sample_walk{suffix}", tmp_path / f"sample_walk{suffix}")
+    (tmp_path / "broken.mp4").write_bytes(b"\x00" * 48)
+    shutil.copy(folder / "sample_walk.npz", tmp_path / "broken.npz")
+    windows = fw.FootageWindows(tmp_path, window=81)
+    assert [s["name"] for s in windows.sequences] == ["sample_walk"]
+    assert "broken.mp4 left out" in capsys.readouterr().err

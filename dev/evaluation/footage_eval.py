@@ -99,10 +99,20 @@ def check_test_split(clips: list[Clip], data_dir: Path, split: str = "test") -> 
         raise ValueError(f"not in {where}: {bad}")
 
 
+def _readable(video: Path) -> bool:
+    from ...inference.pipeline.video import VideoError, probe
+
+    try:
+        return probe(video).frame_count > 0
+    except VideoError:
+        return False
+
+
 def render(clip: Clip, data_dir: Path, out_dir: Path, seconds: float, fps: int, force: bool = False) -> Path:
-    """Render ``clip`` to ``out_dir/<name>.mp4`` (+ .npz ground truth) unless it is there."""
+    """Render ``clip`` to ``out_dir/<name>.mp4`` (+ .npz ground truth) unless it is there (and readable: a render
+    that was stopped half-way is rendered again)."""
     video = out_dir / f"{clip.name}.mp4"
-    if video.is_file() and video.with_suffix(".npz").is_file() and not force:
+    if video.is_file() and video.with_suffix(".npz").is_file() and not force and _readable(video):
         return video
     out_dir.mkdir(parents=True, exist_ok=True)
     cmd = [sys.executable, "-m", RENDER_MODULE, str(data_dir / clip.bvh), "--out", str(video),

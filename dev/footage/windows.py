@@ -108,8 +108,18 @@ class FootageWindows:
 
     def __init__(self, folder: Path, window: int = 81):
         self.window = window
+        from ...inference.pipeline.video import VideoError
+
         videos = sorted(p for p in Path(folder).glob("*.mp4") if p.with_suffix(".npz").is_file())
-        self.sequences = [s for s in map(footage_sequence, videos) if s["landmarks"].shape[0] >= window]
+        self.sequences = []
+        for video in videos:
+            try:
+                seq = footage_sequence(video)
+            except VideoError as exc:        # e.g. a render stopped half-way: left out, said once
+                print(f"footage: {video.name} left out ({exc})", file=sys.stderr, flush=True)
+                continue
+            if seq["landmarks"].shape[0] >= window:
+                self.sequences.append(seq)
         if not self.sequences:
             raise ValueError(f"{folder}: no rendered clip with at least {window} frames")
 
