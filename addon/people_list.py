@@ -3,7 +3,8 @@
 "Find People" detects everyone in the strip's range (a worker thread like a conversion, Esc cancels; synchronous
 in background mode), fills ``scene.uplift.people`` (most present first, numbered as ``person`` and the CLI's
 ``--list-people`` number them) and one picture per person (``people_thumbnails``, in this module's preview
-collection); picking someone in the list sets ``scene.uplift.person``. A list found for another strip or range
+collection); the list's active row is ``scene.uplift.person`` itself (numbers are list places; -1, the largest
+person, selects no row). A list found for another strip or range
 is not shown.
 """
 from __future__ import annotations
@@ -70,7 +71,6 @@ def store_people(settings, key: str, people: list[dict]) -> None:
     settings.people_source = key
     if settings.person >= len(people):
         settings.person = -1
-    settings.people_index = settings.person if settings.person >= 0 else -1
 
 
 def picture_icon(name: str) -> int:
@@ -197,9 +197,9 @@ def draw_people(layout, context) -> None:
     row.operator("uplift.find_people", icon="COMMUNITY", text="Find People" if people is None else "Find Again")
     if people is None:
         return
-    layout.template_list("UPLIFT_UL_people", "", settings, "people", settings, "people_index", rows=2)
-    if 0 <= settings.people_index < len(people):
-        icon = picture_icon(people[settings.people_index].picture)
+    layout.template_list("UPLIFT_UL_people", "", settings, "people", settings, "person", rows=2)
+    if 0 <= settings.person < len(people):
+        icon = picture_icon(people[settings.person].picture)
         if icon:
             layout.template_icon(icon_value=icon, scale=5.0)
 

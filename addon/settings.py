@@ -21,19 +21,14 @@ _ARMATURE_POLL = compat.pointer_poll(_is_armature)
 
 
 class UPLIFT_PG_person(bpy.types.PropertyGroup):
-    """One person of "Find People" (``people_list``): ``number`` as ``person`` takes it (most present first)."""
+    """One person of "Find People" (``people_list``): ``number`` as ``person`` takes it (most present first), which
+    is also their place in the list, so the list picks ``person`` itself."""
     number: bpy.props.IntProperty(name="Person")
     coverage: bpy.props.FloatProperty(name="On Screen", subtype="FACTOR", description="Share of the frames with them")
     height: bpy.props.FloatProperty(name="Height", subtype="FACTOR",
                                     description="Their median height, as a share of the image's")
     first_s: bpy.props.FloatProperty(name="First Seen", unit="TIME_ABSOLUTE", description="Seconds into the strip")
     picture: bpy.props.StringProperty(name="Picture", description="Key of their picture in the add-on's previews")
-
-
-def _choose_listed(self, _context) -> None:
-    """Picking someone in the people list converts that person."""
-    if 0 <= self.people_index < len(self.people):
-        self.person = self.people[self.people_index].number
 
 
 class UPLIFT_PG_settings(bpy.types.PropertyGroup):
@@ -72,8 +67,6 @@ class UPLIFT_PG_settings(bpy.types.PropertyGroup):
         description="Who to convert when the video shows several people: -1 follows the largest one; 0, 1, ... the "
                     "people seen, most present first (the report after a conversion says how many there were)")
     people: bpy.props.CollectionProperty(type=UPLIFT_PG_person)
-    people_index: bpy.props.IntProperty(name="Person", default=-1, update=_choose_listed,
-                                        description="Who to convert: the person picked in the list")
     people_source: bpy.props.StringProperty(
         description="The strip and range the people list was found in (a list for another strip is not shown)")
     camera_motion: bpy.props.EnumProperty(

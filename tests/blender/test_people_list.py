@@ -1,5 +1,5 @@
 """"Find People" in the add-on (bpy in a subprocess): everyone in the active strip is listed, most present first,
-with a picture each; picking one in the list sets who "Animate from Strip" converts, and the panel draws the list
+with a picture each; the row picked in the list is who "Animate from Strip" converts, and the panel draws the list
 only for the strip and range it was found in. The fixture walk has one person, the real clip of ../shared/real
 two."""
 from __future__ import annotations
@@ -29,7 +29,7 @@ class Layout:
     def operator(self, idname, **kw): drawn.append(("operator", idname, kw.get("text")))
     def template_list(self, listtype, list_id, data, prop, active_data, active_prop, **kw):
         assert prop in data.bl_rna.properties and active_prop in active_data.bl_rna.properties
-        drawn.append(("list", listtype, len(getattr(data, prop))))
+        drawn.append(("list", listtype, len(getattr(data, prop)), active_prop))
     def template_icon(self, icon_value=0, scale=1.0): drawn.append(("icon", icon_value))
 
 
@@ -48,7 +48,7 @@ for k, video in enumerate(sys.argv[1:]):
         pictures.append(dict(size=list(pic.image_size), std=float(px[..., :3].std()),
                              grey=float(np.mean(np.all(np.abs(px[..., :3] - 96 / 255) < 1e-3, axis=-1)))))
     people = [dict(number=p.number, coverage=p.coverage, height=p.height) for p in s.people]
-    s.people_index = min(1, len(s.people) - 1)                         # the second person where there are two
+    s.person = min(1, len(s.people) - 1)                               # picked in the list: the second of two
     chosen = s.person
     drawn.clear(); people_list.draw_people(Layout(), bpy.context); after = list(drawn)
     s.use_strip_range, s.frame_start, s.frame_end = False, 1, 5          # another range: the list is not shown
@@ -73,7 +73,8 @@ def test_find_people_lists_everyone_with_a_picture(run_py, repo_root):
     assert one["result"] == ["FINISHED"] and len(one["people"]) == 1 and one["people"][0]["coverage"] > 0.9
     assert one["before"] == [["operator", "uplift.find_people", "Find People"]]         # nothing found yet
     assert one["chosen"] == 0
-    assert ["list", "UPLIFT_UL_people", 1] in one["after"]        # (no icon ids without a UI: no large picture)
+    assert ["list", "UPLIFT_UL_people", 1, "person"] in one["after"]   # the row picked is who gets converted
+    # (bpy without a UI makes no icon ids, so the large picture of the one picked is not drawn here)
     assert one["other"] == [["operator", "uplift.find_people", "Find People"]]      # found for another range
     for pic in one["pictures"]:
         assert pic["size"] == [96, 96] and pic["std"] > 0.05 and pic["grey"] < 0.5   # a picture, not padding
