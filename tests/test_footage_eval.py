@@ -75,6 +75,7 @@ def test_sample_clip_scores_ours_and_mediapipe_against_ground_truth():
         assert r[who]["pa_mpjpe_mm"] < r[who]["mpjpe_mm"]
         assert 1.0 < r[who]["bone_deg"] < 25.0, r
     assert r["ours"]["accel_mm"] < r["mediapipe"]["accel_mm"]   # smoothing: less jitter than raw MediaPipe 3D
+    assert 0.0 <= r["tilt_deg"] < 8.0, r["tilt_deg"]            # the world's up found from a walk: a level floor
     summary = fe.summarise({"sample": r})
     assert fe.last_line(summary).startswith("OURS_MPJPE_mm=")
     assert len(fe.table({"sample": r}, summary)) == 4

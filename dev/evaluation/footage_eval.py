@@ -181,7 +181,8 @@ def clip_joints(video: Path, uplifter=None, options=None) -> dict:
     Returns "gt", "ours", "mediapipe": (N, 12, 3) metres, OpenCV camera axes, on the N frames where
     MediaPipe found the person; "gt_px", "mp_px": (N, 12, 2) pixels (x right, y down), the true joints
     projected and MediaPipe's 2D landmarks; "frames" (all frames), "detected" (fraction), "seconds"
-    (pipeline)."""
+    (pipeline), "tilt_deg" (the angle between the world's up that the pipeline found and the true one, both in
+    the camera's axes: how far the Action's floor leans)."""
     from ...inference.pipeline.detect import DetectOptions, detect_video
     from ...inference.pipeline.run import DEFAULT_TASK_PATH, ConvertOptions, lift_detections
 
@@ -195,7 +196,9 @@ def clip_joints(video: Path, uplifter=None, options=None) -> dict:
     gt_cam = camera_points(gt["joints"][frames[ok]][:, JOINTS], gt["cam_from_world"])
     ours_cam = camera_points(clip.joints[ok][:, JOINTS], np.asarray(clip.info["cam_from_world"]))
     mp_px = np.asarray(det.landmarks, np.float64)[ok][:, LANDMARKS, :2] * [det.width, det.height]
-    return {"gt": gt_cam, "ours": ours_cam @ CV_FROM_UPLIFT_CAM.T, "mediapipe": np.asarray(det.world_landmarks)[ok][:, LANDMARKS],
+    true_up = np.asarray(gt["cam_from_world"], np.float64)[:3, :3] @ [0.0, 0.0, 1.0]
+    our_up = CV_FROM_UPLIFT_CAM @ (np.asarray(clip.info["cam_from_world"], np.float64) @ [0.0, 0.0, 1.0])
+    return {"tilt_deg": float(np.degrees(np.arccos(np.clip(true_up @ our_up, -1.0, 1.0)))),"gt": gt_cam, "ours": ours_cam @ CV_FROM_UPLIFT_CAM.T, "mediapipe": np.asarray(det.world_landmarks)[ok][:, LANDMARKS],
             "gt_px": gt["joints_px"][frames[ok]][:, JOINTS, :2], "mp_px": mp_px,
             "frames": int(len(frames)), "detected": float(ok.mean()), "seconds": seconds}
 
@@ -203,7 +206,7 @@ def clip_joints(video: Path, uplifter=None, options=None) -> dict:
 def evaluate_clip(video: Path, uplifter=None, options=None) -> dict:
     """Run the pipeline on one rendered clip and score ours and MediaPipe's world landmarks."""
     j = clip_joints(video, uplifter, options)
-    return {"frames": j["frames"], "detected": j["detected"], "seconds": j["seconds"],
+    return {"frames": j["frames"], "detected": j["detected"], "seconds": j["seconds"], "tilt_deg": j["tilt_deg"],
             "ours": score(j["ours"], j["gt"]), "mediapipe": score(j["mediapipe"], j["gt"])}
 
 
@@ -214,20 +217,21 @@ def summarise(results: dict[str, dict]) -> dict:
     for who in ("ours", "mediapipe"):
         out[who] = {k: float(np.average([r[who][k] for r in results.values()], weights=w)) for k in SCORE_KEYS}
     out["detected"] = float(np.average([r["detected"] for r in results.values()], weights=[r["frames"] for r in results.values()]))
+    out["tilt_deg"] = float(np.mean([r["tilt_deg"] for r in results.values()]))
     out["mpjpe_reduction_pct"] = 100.0 * (1.0 - out["ours"]["mpjpe_mm"] / out["mediapipe"]["mpjpe_mm"])
     return out
 
 
 def table(results: dict[str, dict], summary: dict) -> list[str]:
     head = ("| clip | frames | detected | MPJPE ours / MP (mm) | PA-MPJPE ours / MP (mm) | bone ours / MP (deg) "
-            "| jitter ours / MP (mm/f²) |")
-    lines = [head, "|" + "---|" * 7]
+            "| jitter ours / MP (mm/f²) | floor tilt (deg) |")
+    lines = [head, "|" + "---|" * 8]
 
     def row(name, r, frames):
         o, m = r["ours"], r["mediapipe"]
         return (f"| {name} | {frames} | {100 * r['detected']:.0f}% | {o['mpjpe_mm']:.1f} / {m['mpjpe_mm']:.1f} | "
                 f"{o['pa_mpjpe_mm']:.1f} / {m['pa_mpjpe_mm']:.1f} | {o['bone_deg']:.1f} / {m['bone_deg']:.1f} | "
-                f"{o['accel_mm']:.1f} / {m['accel_mm']:.1f} |")
+                f"{o['accel_mm']:.1f} / {m['accel_mm']:.1f} | {r['tilt_deg']:.1f} |")
     lines += [row(n, r, r["frames"]) for n, r in results.items()]
     lines.append(row("**all**", summary, sum(r["frames"] for r in results.values())))
     return lines
