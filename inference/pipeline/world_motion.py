@@ -15,7 +15,9 @@ Steps of ``solve_world``:
 2. Up direction in the camera frame: the median pelvis->neck direction, refined by the feet at
    contact: a plane through the contact points when they spread in two directions ("floor"), or
    made perpendicular to the line they spread along ("walk_line"), when that agrees with the first
-   guess; else the spine direction is kept ("spine"). ``camera["up_source"]`` says which.
+   guess. When the contacts cannot tell, the median ankles->hips direction ("legs": legs stand upright
+   more often than backs do, which bend and lean), refined the same way; the spine only when the two
+   disagree by more than LEGS_SPINE_MAX_DEG (sitting, kneeling). ``camera["up_source"]`` says which.
 3. World frame: Z = up, Y = the camera's viewing direction projected on the floor, X = Y x Z, so a
    level camera looks along +Y and a person facing it faces -Y (identity root rotation). Floor at
    Z = 0: the soles (ankle - skeleton.ANKLE_HEIGHT) at contact frames. Horizontal origin: the root
@@ -46,20 +48,15 @@ import numpy as np
 
 from ..core import rotations as R
 from ..core import skeleton as sk
-from .smoothing import gaussian_filter_time, true_runs
+from .foot_contacts import (FOOT_SMOOTH_S, detect_contacts, foot_sliding, height_contacts,  # noqa: F401 - API
+                            plant_root)
+from .smoothing import gaussian_filter_time
 
 DEFAULT_FOCAL_MM = 28.0         # 35 mm-equivalent, typical phone main camera
 DEFAULT_SENSOR_MM = 36.0
 ROOT_SMOOTH_S = 0.05            # Gaussian sigma for the camera-frame root track
-FOOT_SMOOTH_S = 0.04            # Gaussian sigma for ankle tracks before contact speeds
-CONTACT_ON = (0.35, 0.05)       # (speed m/s, sole height m) below both: contact starts
-CONTACT_OFF = (0.60, 0.09)      # above either: contact ends
-MIN_CONTACT_S = 0.08
-PLANT_RAMP_S = 0.06
-PLANT_DRIFT_S = 1.0
 MOVING_MIN_SLIDE_M = 1.0        # a moving camera: the planted toes slid this far (net) in its world ...
 MOVING_CAMERA_SHARE = 0.3       # ... and the camera-frame root covers less than this share of the feet's travel
-LOWER_FOOT_M = 0.03             # height contacts: a foot this much above the other one is swinging
 TRAVEL_DIR_S = 0.5              # Gaussian sigma of the travel direction (feet_path)
 STANCE_MARGIN_MPS = 0.3         # a candidate within this of the most backward-moving toe is in stance
 CAMERA_MOTIONS = ("auto", "static", "moving")
@@ -72,6 +69,8 @@ _LM_JOINT = np.array([sk.MP_TO_JOINT[i] for i in _LM])
 _FEET = np.array([sk.JOINT_INDEX["foot_l"], sk.JOINT_INDEX["foot_r"]])
 _TOES = np.array([sk.JOINT_INDEX["toe_l"], sk.JOINT_INDEX["toe_r"]])
 _PELVIS, _NECK = sk.JOINT_INDEX["pelvis"], sk.JOINT_INDEX["neck"]
+_HIPS = np.array([sk.JOINT_INDEX["thigh_l"], sk.JOINT_INDEX["thigh_r"]])
+LEGS_SPINE_MAX_DEG = 35.0       # legs and back further apart than this: someone sits or kneels, the back is up
 
 
 @dataclass
@@ -170,100 +169,16 @@ def world_from_cam(up_cam: np.ndarray) -> np.ndarray:
     return np.stack([np.cross(y, z), y, z])
 
 
-def _contacts_1d(speed: np.ndarray, sole: np.ndarray, valid: np.ndarray, fps: float) -> np.ndarray:
-    """Hysteresis on (T,) ankle speed (m/s) and sole height above the floor (m); short runs dropped."""
-    out = np.zeros(len(speed), dtype=bool)
-    on = False
-    for t in range(len(speed)):
-        if not valid[t]:
-            on = False
-        elif on:
-            on = speed[t] <= CONTACT_OFF[0] and sole[t] <= CONTACT_OFF[1]
-        else:
-            on = speed[t] < CONTACT_ON[0] and sole[t] < CONTACT_ON[1]
-        out[t] = on
-    for a, b in true_runs(out):
-        if (b - a) < MIN_CONTACT_S * fps:
-            out[a:b] = False
-    return out
-
-
-def detect_contacts(feet: np.ndarray, fps: float, valid: np.ndarray | None = None) -> np.ndarray:
-    """(T, 2, 3) ankle positions in the world (floor at Z = 0), metres -> (T, 2) bool contacts [left, right]."""
-    feet = gaussian_filter_time(np.asarray(feet, dtype=np.float64), FOOT_SMOOTH_S * fps)
-    valid = np.ones(len(feet), dtype=bool) if valid is None else np.asarray(valid, dtype=bool)
-    speed = np.linalg.norm(np.gradient(feet, axis=0), axis=-1) * fps if len(feet) > 1 else np.zeros(feet.shape[:2])
-    sole = feet[..., 2] - sk.ANKLE_HEIGHT
-    return np.stack([_contacts_1d(speed[:, k], sole[:, k], valid, fps) for k in range(2)], axis=-1)
-
-
-def foot_sliding(feet: np.ndarray, contacts: np.ndarray, fps: float) -> float:
-    """Mean horizontal ankle speed (m/s) over frame steps where that foot is in contact at both ends;
-    feet (T, 2, 3) world metres, contacts (T, 2) bool. 0 without contacts."""
-    feet = np.asarray(feet, dtype=np.float64)
-    both = contacts[1:] & contacts[:-1]
-    if not both.any():
-        return 0.0
-    step = np.linalg.norm(np.diff(feet[..., :2], axis=0), axis=-1)
-    return float(step[both].mean() * fps)
-
-
-def _ramp_weights(contacts: np.ndarray, fps: float) -> np.ndarray:
-    """(T, 2) bool -> (T, 2) trapezoid weights rising/falling over PLANT_RAMP_S inside each contact."""
-    ramp = max(PLANT_RAMP_S * fps, 1.0)
-    w = np.zeros(contacts.shape)
-    for k in range(contacts.shape[1]):
-        for a, b in true_runs(contacts[:, k]):
-            i = np.arange(a, b)
-            w[a:b, k] = np.minimum(1.0, np.minimum(i - a + 1, b - i) / ramp)
-    return w
-
-
-def height_contacts(feet: np.ndarray, fps: float, valid: np.ndarray | None = None) -> np.ndarray:
-    """(T, 2, 3) ankles (world, floor at Z = 0) -> (T, 2) bool contacts from height alone (for a moving camera,
-    where speeds in the camera's world mean nothing): near the floor (``CONTACT_ON`` / ``CONTACT_OFF`` heights,
-    with hysteresis) and not more than LOWER_FOOT_M above the other foot."""
-    feet = gaussian_filter_time(np.asarray(feet, dtype=np.float64), FOOT_SMOOTH_S * fps)
-    valid = np.ones(len(feet), dtype=bool) if valid is None else np.asarray(valid, dtype=bool)
-    sole = feet[..., 2] - sk.ANKLE_HEIGHT
-    lower = sole <= sole[:, ::-1] + LOWER_FOOT_M
-    still = np.zeros(len(feet))
-    return np.stack([_contacts_1d(still, sole[:, k], valid & lower[:, k], fps) for k in range(2)], axis=-1)
-
-
-def plant_root(root: np.ndarray, feet: np.ndarray, contacts: np.ndarray, fps: float,
-               keep_drift: bool = True) -> np.ndarray:
-    """Foot planting on the root translation only: (T, 3) root, (T, 2, 3) ankles (world, m),
-    (T, 2) contacts -> (T, 3) root whose horizontal motion cancels the planted ankles' sliding.
-    ``keep_drift``: the slow part of the correction is removed, so the long-term path follows the camera-frame
-    root (a static camera); False: the root travels entirely as the planted points say (a moving camera; there
-    ``feet`` are best the toes, which stay put through the whole stance while the ankle rolls over them)."""
-    feet = gaussian_filter_time(np.asarray(feet, dtype=np.float64), FOOT_SMOOTH_S * fps)
-    w = _ramp_weights(np.asarray(contacts, dtype=bool), fps)
-    wm = 0.5 * (w[1:] + w[:-1])                                                     # per frame step
-    vel = np.diff(feet[..., :2], axis=0)                                            # (T-1, 2, 2)
-    total = wm.sum(axis=1)
-    den = np.maximum(1.0, total) if keep_drift else np.where(total > 0, total, 1.0)  # moving: full speed in ramps
-    dv = -np.sum(wm[..., None] * vel, axis=1) / den[:, None]
-    corr = np.concatenate([np.zeros((1, 2)), np.cumsum(dv, axis=0)], axis=0)       # (T, 2)
-    if keep_drift:
-        corr = corr - gaussian_filter_time(corr, PLANT_DRIFT_S * fps)
-    out = np.array(root, dtype=np.float64)
-    out[:, :2] += corr
-    return out
-
-
-def _estimate_up(joints_cam: np.ndarray, root_cam: np.ndarray, valid: np.ndarray, fps: float):
-    """Up direction (3,) in the camera frame and its source ("floor" | "walk_line" | "spine")."""
-    spine = _unit(joints_cam[valid, _NECK] - joints_cam[valid, _PELVIS])
-    up0 = _unit(np.median(spine, axis=0))
+def _refined_up(up0: np.ndarray, joints_cam: np.ndarray, root_cam: np.ndarray, valid: np.ndarray, fps: float):
+    """``up0`` refined by the feet at contact (step 2 of the module docstring): (up, "floor" | "walk_line"), or
+    None when the contacts cannot tell."""
     feet_cam = root_cam[:, None] + joints_cam[:, _FEET]                             # (T, 2, 3)
     feet0 = feet_cam @ world_from_cam(up0).T
     feet0[..., 2] -= np.percentile(feet0[valid].min(axis=1)[:, 2], 20) - sk.ANKLE_HEIGHT
     contacts = detect_contacts(feet0, fps, valid)
     pts = feet_cam[contacts]
     if len(pts) < 6:
-        return up0, "spine"
+        return None
     centred = pts - pts.mean(axis=0)
     _, s, vt = np.linalg.svd(centred, full_matrices=False)
     s = s / np.sqrt(len(pts))                                                       # std devs (m)
@@ -276,7 +191,20 @@ def _estimate_up(joints_cam: np.ndarray, root_cam: np.ndarray, valid: np.ndarray
         up = _unit(up0 - np.dot(up0, line) * line)
         if _angle_deg(up, up0) < 20.0:
             return up, "walk_line"
-    return up0, "spine"
+    return None
+
+
+def _estimate_up(joints_cam: np.ndarray, root_cam: np.ndarray, valid: np.ndarray, fps: float):
+    """Up direction (3,) in the camera frame and its source ("floor" | "walk_line" | "legs" | "spine")."""
+    spine = _unit(np.median(_unit(joints_cam[valid, _NECK] - joints_cam[valid, _PELVIS]), axis=0))
+    refined = _refined_up(spine, joints_cam, root_cam, valid, fps)
+    if refined is not None:
+        return refined
+    legs = _unit(np.median(_unit(joints_cam[valid][:, _HIPS].mean(axis=1) - joints_cam[valid][:, _FEET].mean(axis=1)),
+                           axis=0))
+    if _angle_deg(legs, spine) > LEGS_SPINE_MAX_DEG:
+        return spine, "spine"
+    return _refined_up(legs, joints_cam, root_cam, valid, fps) or (legs, "legs")
 
 
 def feet_path(root: np.ndarray, toes: np.ndarray, candidates: np.ndarray, fps: float) -> tuple[np.ndarray, np.ndarray]:
