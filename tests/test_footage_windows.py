@@ -156,3 +156,20 @@ def test_a_clip_whose_video_cannot_be_read_is_left_out(folder, tmp_path, capsys)
     windows = fw.FootageWindows(tmp_path, window=81)
     assert [s["name"] for s in windows.sequences] == ["sample_walk"]
     assert "broken.mp4 left out" in capsys.readouterr().err
+
+
+def test_a_clip_where_mediapipe_finds_nobody_is_left_out(folder, tmp_path, capsys):
+    """A rendered person too small for MediaPipe gives windows with no input at all: not training material."""
+    fw.footage_sequence(folder / "sample_walk.mp4")                       # its detections cached beside it
+    for suffix in (".mp4", ".npz", ".det.npz"):
+        if (folder / f"sample_walk{suffix}").is_file():
+            shutil.copy(folder / f"sample_walk{suffix}", tmp_path / f"sample_walk{suffix}")
+            shutil.copy(folder / f"sample_walk{suffix}", tmp_path / f"nobody{suffix}")
+    from uplift_mocap.inference.pipeline.detect import Detections
+
+    det = Detections.load_npz(tmp_path / "nobody.det.npz")
+    det.landmarks[:] = np.nan
+    det.save_npz(tmp_path / "nobody.det.npz")
+    windows = fw.FootageWindows(tmp_path, window=81)
+    assert [s["name"] for s in windows.sequences] == ["sample_walk"]
+    assert "nobody.mp4 left out (person found in 0% of frames)" in capsys.readouterr().err

@@ -102,9 +102,12 @@ def footage_sequence(video: Path) -> dict:
             "width": int(det.width), "height": int(det.height), **targets}
 
 
+MIN_DETECTED = 0.5    # clips where MediaPipe found the person in fewer frames are left out
+
+
 class FootageWindows:
     """Random windows of ``window`` frames from the rendered clips of a folder (clips shorter than
-    a window are skipped)."""
+    a window, unreadable, or with the person found in under MIN_DETECTED of the frames are left out)."""
 
     def __init__(self, folder: Path, window: int = 81):
         self.window = window
@@ -118,7 +121,11 @@ class FootageWindows:
             except VideoError as exc:        # e.g. a render stopped half-way: left out, said once
                 print(f"footage: {video.name} left out ({exc})", file=sys.stderr, flush=True)
                 continue
-            if seq["landmarks"].shape[0] >= window:
+            found = float(np.mean(np.isfinite(seq["landmarks"][..., 0]).any(axis=-1))) if len(seq["landmarks"]) else 0.0
+            if found < MIN_DETECTED:             # e.g. a person too small for MediaPipe: nothing to learn from
+                print(f"footage: {video.name} left out (person found in {100 * found:.0f}% of frames)",
+                      file=sys.stderr, flush=True)
+            elif seq["landmarks"].shape[0] >= window:
                 self.sequences.append(seq)
         if not self.sequences:
             raise ValueError(f"{folder}: no rendered clip with at least {window} frames")
