@@ -22,10 +22,12 @@ def best_frames(tracks) -> list[int]:
     """Per track, the index of the frame where its box is tallest (-1 for a track never seen)."""
     out = []
     for tr in tracks:
-        y = np.where(tr.seen[:, None], tr.landmarks[:, :, 1], np.nan)
-        with np.errstate(invalid="ignore"):
-            tall = np.nanmax(y, axis=1) - np.nanmin(y, axis=1) if tr.seen.any() else np.zeros(len(y))
-        out.append(int(np.nanargmax(np.where(tr.seen, tall, -1.0))) if tr.seen.any() else -1)
+        seen = np.flatnonzero(tr.seen & np.isfinite(tr.landmarks[:, :, 1]).any(axis=1))
+        if not len(seen):
+            out.append(-1)
+            continue
+        y = tr.landmarks[seen, :, 1]
+        out.append(int(seen[np.argmax(np.nanmax(y, axis=1) - np.nanmin(y, axis=1))]))
     return out
 
 
