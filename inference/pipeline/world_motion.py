@@ -15,9 +15,7 @@ Steps of ``solve_world``:
 2. Up direction in the camera frame: the median pelvis->neck direction, refined by the feet at
    contact: a plane through the contact points when they spread in two directions ("floor"), or
    made perpendicular to the line they spread along ("walk_line"), when that agrees with the first
-   guess. When the contacts cannot tell, the median ankles->hips direction ("legs": legs stand upright
-   more often than backs do, which bend and lean), refined the same way; the spine only when the two
-   disagree by more than LEGS_SPINE_MAX_DEG (sitting, kneeling). ``camera["up_source"]`` says which.
+   guess; else the spine direction is kept ("spine"). ``camera["up_source"]`` says which.
 3. World frame: Z = up, Y = the camera's viewing direction projected on the floor, X = Y x Z, so a
    level camera looks along +Y and a person facing it faces -Y (identity root rotation). Floor at
    Z = 0: the soles (ankle - skeleton.ANKLE_HEIGHT) at contact frames. Horizontal origin: the root
@@ -69,8 +67,6 @@ _LM_JOINT = np.array([sk.MP_TO_JOINT[i] for i in _LM])
 _FEET = np.array([sk.JOINT_INDEX["foot_l"], sk.JOINT_INDEX["foot_r"]])
 _TOES = np.array([sk.JOINT_INDEX["toe_l"], sk.JOINT_INDEX["toe_r"]])
 _PELVIS, _NECK = sk.JOINT_INDEX["pelvis"], sk.JOINT_INDEX["neck"]
-_HIPS = np.array([sk.JOINT_INDEX["thigh_l"], sk.JOINT_INDEX["thigh_r"]])
-LEGS_SPINE_MAX_DEG = 35.0       # legs and back further apart than this: someone sits or kneels, the back is up
 
 
 @dataclass
@@ -195,16 +191,9 @@ def _refined_up(up0: np.ndarray, joints_cam: np.ndarray, root_cam: np.ndarray, v
 
 
 def _estimate_up(joints_cam: np.ndarray, root_cam: np.ndarray, valid: np.ndarray, fps: float):
-    """Up direction (3,) in the camera frame and its source ("floor" | "walk_line" | "legs" | "spine")."""
+    """Up direction (3,) in the camera frame and its source ("floor" | "walk_line" | "spine")."""
     spine = _unit(np.median(_unit(joints_cam[valid, _NECK] - joints_cam[valid, _PELVIS]), axis=0))
-    refined = _refined_up(spine, joints_cam, root_cam, valid, fps)
-    if refined is not None:
-        return refined
-    legs = _unit(np.median(_unit(joints_cam[valid][:, _HIPS].mean(axis=1) - joints_cam[valid][:, _FEET].mean(axis=1)),
-                           axis=0))
-    if _angle_deg(legs, spine) > LEGS_SPINE_MAX_DEG:
-        return spine, "spine"
-    return _refined_up(legs, joints_cam, root_cam, valid, fps) or (legs, "legs")
+    return _refined_up(spine, joints_cam, root_cam, valid, fps) or (spine, "spine")
 
 
 def feet_path(root: np.ndarray, toes: np.ndarray, candidates: np.ndarray, fps: float) -> tuple[np.ndarray, np.ndarray]:
