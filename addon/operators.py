@@ -94,12 +94,81 @@ class _SaysWhy:
         return why is None
 
 
-class UPLIFT_OT_animate_strip(_SaysWhy, bpy.types.Operator):
+class _RunsJob(_SaysWhy):
+    """An operator whose long work runs in a ``jobs.ConvertJob`` worker thread (synchronous in background mode or
+    from ``execute``): the main thread polls it on a timer, shows progress, and Esc cancels it.
+
+    Subclasses give ``_prepare(context) -> (source, options)`` (raises PipelineError on bad input, before any
+    work), ``_work() -> function`` (a plain function of a ConvertJob work's shape, so the thread never touches
+    the operator) and ``_finish(context, result) -> set``; ``doing`` names the work in the status bar."""
+    doing = "working"
+    cancelled_text = "Cancelled"
+
+    def execute(self, context):
+        """Synchronous (scripts, background mode): prepare, work, finish."""
+        try:
+            source, options = self._prepare(context)
+            result = self._work()(source.path, options)
+        except PipelineError as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        return self._finish(context, result)
+
+    def invoke(self, context, event):
+        if bpy.app.background:
+            return self.execute(context)
+        try:
+            source, options = self._prepare(context)
+        except PipelineError as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        self._job = RUNNING["job"] = jobs.ConvertJob(source.path, options, work=self._work()).start()
+        wm = context.window_manager
+        self._timer = wm.event_timer_add(0.1, window=context.window)
+        wm.modal_handler_add(self)
+        wm.progress_begin(0, 100)
+        return {"RUNNING_MODAL"}
+
+    def _end(self, context) -> None:
+        wm = context.window_manager
+        wm.event_timer_remove(self._timer)
+        wm.progress_end()
+        context.workspace.status_text_set(None)
+        RUNNING["job"] = None
+        _redraw_editors(context)
+
+    def modal(self, context, event):
+        job = self._job
+        if event.type == "ESC" and event.value == "PRESS":
+            job.cancel()
+            self._end(context)
+            self.report({"INFO"}, self.cancelled_text)
+            return {"CANCELLED"}
+        if event.type != "TIMER":
+            return {"PASS_THROUGH"}
+        outcome = job.poll()
+        if outcome is None:
+            context.window_manager.progress_update(int(100 * job.status.fraction))
+            context.workspace.status_text_set(f"Uplift: {self.doing}, {job.status.text}  (Esc to cancel)")
+            _redraw_editors(context)
+            return {"PASS_THROUGH"}
+        self._end(context)
+        kind, payload = outcome
+        if kind == "done":
+            return self._finish(context, payload)
+        if kind == "error":
+            self.report({"ERROR"}, str(payload))
+        return {"CANCELLED"}
+
+
+class UPLIFT_OT_animate_strip(_RunsJob, bpy.types.Operator):
     """Detect the person in the active movie strip and key their motion onto an armature"""
     bl_idname = "uplift.animate_strip"
     bl_label = "Animate from Strip"
     bl_options = {"REGISTER", "UNDO"}
     problem = staticmethod(strip_problem)
+    doing = "converting"
+    cancelled_text = "Cancelled: nothing was written"
 
     def _prepare(self, context):
         scene, settings = context.scene, context.scene.uplift
@@ -148,61 +217,8 @@ class UPLIFT_OT_animate_strip(_SaysWhy, bpy.types.Operator):
                               + ", ".join(f"{k} on {v}" for k, v in info.get("devices", {}).items()))
         return {"FINISHED"}
 
-    def execute(self, context):
-        """Synchronous (scripts, background mode): convert, then key."""
-        try:
-            source, options = self._prepare(context)
-            clip = (convert_everyone if self._everyone else convert_video)(source.path, options)
-        except PipelineError as exc:
-            self.report({"ERROR"}, str(exc))
-            return {"CANCELLED"}
-        return self._finish(context, clip)
-
-    def invoke(self, context, event):
-        if bpy.app.background:
-            return self.execute(context)
-        try:
-            source, options = self._prepare(context)
-        except PipelineError as exc:
-            self.report({"ERROR"}, str(exc))
-            return {"CANCELLED"}
-        self._job = RUNNING["job"] = jobs.ConvertJob(source.path, options, everyone=self._everyone).start()
-        wm = context.window_manager
-        self._timer = wm.event_timer_add(0.1, window=context.window)
-        wm.modal_handler_add(self)
-        wm.progress_begin(0, 100)
-        return {"RUNNING_MODAL"}
-
-    def _end(self, context) -> None:
-        wm = context.window_manager
-        wm.event_timer_remove(self._timer)
-        wm.progress_end()
-        context.workspace.status_text_set(None)
-        RUNNING["job"] = None
-        _redraw_editors(context)
-
-    def modal(self, context, event):
-        job = self._job
-        if event.type == "ESC" and event.value == "PRESS":
-            job.cancel()
-            self._end(context)
-            self.report({"INFO"}, "Cancelled: nothing was written")
-            return {"CANCELLED"}
-        if event.type != "TIMER":
-            return {"PASS_THROUGH"}
-        outcome = job.poll()
-        if outcome is None:
-            context.window_manager.progress_update(int(100 * job.status.fraction))
-            context.workspace.status_text_set(f"Uplift: {job.status.text}  (Esc to cancel)")
-            _redraw_editors(context)
-            return {"PASS_THROUGH"}
-        self._end(context)
-        kind, payload = outcome
-        if kind == "done":
-            return self._finish(context, payload)
-        if kind == "error":
-            self.report({"ERROR"}, str(payload))
-        return {"CANCELLED"}
+    def _work(self):
+        return convert_everyone if self._everyone else convert_video
 
 
 class _ArmatureOperator(_SaysWhy):

@@ -16,8 +16,8 @@ from ..inference.pipeline.detect import detect_people
 from ..inference.pipeline.people_thumbnails import person_thumbnails
 from ..inference.pipeline.run import Cancelled, PipelineError, detect_options
 from ..inference.pipeline.video import VideoError
-from . import animate, compat, jobs
-from .operators import RUNNING, _SaysWhy, _redraw_editors, running_job
+from . import animate, compat
+from .operators import _redraw_editors, _RunsJob, running_job
 
 PICTURE_PX = 96
 _PREVIEWS: dict[str, object] = {"collection": None}
@@ -106,12 +106,13 @@ def _problem(context) -> str | None:
     return None
 
 
-class UPLIFT_OT_find_people(_SaysWhy, bpy.types.Operator):
+class UPLIFT_OT_find_people(_RunsJob, bpy.types.Operator):
     """Find everyone in the active movie strip, with a picture each, to choose who to convert"""
     bl_idname = "uplift.find_people"
     bl_label = "Find People"
     bl_options = {"REGISTER"}
     problem = staticmethod(_problem)
+    doing = "finding people"
 
     def _prepare(self, context):
         settings = context.scene.uplift
@@ -128,56 +129,8 @@ class UPLIFT_OT_find_people(_SaysWhy, bpy.types.Operator):
         _redraw_editors(context)
         return {"FINISHED"}
 
-    def execute(self, context):
-        try:
-            source, options = self._prepare(context)
-            people = find_people(source.path, options)
-        except PipelineError as exc:
-            self.report({"ERROR"}, str(exc))
-            return {"CANCELLED"}
-        return self._finish(context, people)
-
-    def invoke(self, context, event):
-        if bpy.app.background:
-            return self.execute(context)
-        try:
-            source, options = self._prepare(context)
-        except PipelineError as exc:
-            self.report({"ERROR"}, str(exc))
-            return {"CANCELLED"}
-        self._job = RUNNING["job"] = jobs.ConvertJob(source.path, options, work=find_people).start()
-        wm = context.window_manager
-        self._timer = wm.event_timer_add(0.1, window=context.window)
-        wm.modal_handler_add(self)
-        return {"RUNNING_MODAL"}
-
-    def _end(self, context) -> None:
-        context.window_manager.event_timer_remove(self._timer)
-        context.workspace.status_text_set(None)
-        RUNNING["job"] = None
-        _redraw_editors(context)
-
-    def modal(self, context, event):
-        job = self._job
-        if event.type == "ESC" and event.value == "PRESS":
-            job.cancel()
-            self._end(context)
-            self.report({"INFO"}, "Cancelled")
-            return {"CANCELLED"}
-        if event.type != "TIMER":
-            return {"PASS_THROUGH"}
-        outcome = job.poll()
-        if outcome is None:
-            context.workspace.status_text_set(f"Uplift: finding people, {job.status.text}  (Esc to cancel)")
-            _redraw_editors(context)
-            return {"PASS_THROUGH"}
-        self._end(context)
-        kind, payload = outcome
-        if kind == "done":
-            return self._finish(context, payload)
-        if kind == "error":
-            self.report({"ERROR"}, payload)
-        return {"CANCELLED"}
+    def _work(self):
+        return find_people
 
 
 class UPLIFT_UL_people(bpy.types.UIList):
