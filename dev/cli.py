@@ -74,7 +74,8 @@ def _add_eval_camera(subparsers):
                               description="Render the walks of dev/footage/camera_manifest.json filmed by a camera "
                                           "that travels with the actor, convert them, score the root path. Last line: "
                                           "CAMERA_FOUND=... TEST_TRAVEL_RATIO=... TEST_PATH_ERR_m=... "
-                                          "STATIC_TRAVEL_RATIO=...")
+                                          "STATIC_TRAVEL_RATIO=... LENS_GIVEN_TRAVEL_RATIO=... "
+                                          "LENS_GIVEN_PATH_ERR_m=... (the last two: told the rendered lens)")
     p.add_argument("--data", type=Path, default=None, metavar="DIR", help="mocap folder (default ../shared/data)")
     p.add_argument("--out-dir", type=Path, default=Path("outputs/camera_eval"), metavar="DIR",
                    help="rendered clips (reused when present; default outputs/camera_eval)")
