@@ -13,7 +13,7 @@ import pytest
 from uplift_mocap.inference.pipeline import detect  # before mediapipe (mediapipe_import._patch_protobuf)
 from uplift_mocap.inference.core import skeleton as sk
 from uplift_mocap.inference.core.assets import HAND_TASK
-from uplift_mocap.inference.pipeline.hands import HandOptions, detect_hands, wrist_crop
+from uplift_mocap.inference.pipeline.hands import HandOptions, detect_hands, one_hand_twice, wrist_crop
 
 for _mod in ("cv2", "mediapipe"):
     if importlib.util.find_spec(_mod) is None:
@@ -100,6 +100,20 @@ def test_image_points_are_the_same_hand_in_pixels(walk):
         assert 0.2 < np.median(palm / forearm) < 0.8, np.median(palm / forearm)    # a palm of the arm it hangs on
         depth, across = np.ptp(px[m, side, :, 2], axis=-1), np.ptp(px[m, side, :, :2], axis=-2).max(axis=-1)
         assert 0.05 < np.median(depth / across) < 1.5, np.median(depth / across)   # depth in the same unit
+
+
+def test_one_hand_found_on_both_sides_is_kept_on_the_nearer_wrist(walk):
+    """When the body pass puts both wrists on one hand (the other hidden), both trackers find that hand: it stays
+    only on the side whose body wrist is nearer. Two real hands are left alone."""
+    det, hands = walk
+    both = np.flatnonzero(hands.found.all(axis=1))
+    assert len(both) > 10
+    for t in both[:: max(1, len(both) // 10)]:
+        body = det.landmarks[t]
+        assert one_hand_twice(hands.landmarks[t], body, det.width, det.height) is None
+        for side in (0, 1):
+            twice = np.stack([hands.landmarks[t, side]] * 2)
+            assert one_hand_twice(twice, body, det.width, det.height) == 1 - side
 
 
 def test_every_other_frame(walk):

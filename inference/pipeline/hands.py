@@ -9,7 +9,8 @@ detector only when the hand is lost). Cropping makes small hands in full-body sh
 (on the bundled sample walk: 269 hands in 146 frames against 68 on whole frames) and assigns each hand to
 the body's own left or right wrist by position, not by MediaPipe's handedness label. A hand whose wrist
 lands further than ``MAX_WRIST_OFFSET`` crop half-sides from the body's wrist is the other hand (or
-someone else's) and dropped.
+someone else's) and dropped; when both sides find the same hand (the body pass put both wrists on it, the other
+one hidden), it is kept only on the side whose body wrist lies nearer to it (``SAME_HAND``).
 
 ``HandTracks`` (T frames of the body pass, side 0 = the body's left hand, 1 = its right):
 * ``landmarks`` (T, 2, 21, 3) float32: x, y normalised to the whole upright image (0..1, y down), z
@@ -37,6 +38,7 @@ from .detect import Detections, import_mediapipe
 
 MIN_CROP_PX = 48
 MAX_WRIST_OFFSET = 0.6
+SAME_HAND = 0.3             # two sides' hands this close (mean landmark distance / hand size) are one hand
 _WRIST = (skeleton.MP_INDEX["left_wrist"], skeleton.MP_INDEX["right_wrist"])
 _ELBOW = (skeleton.MP_INDEX["left_elbow"], skeleton.MP_INDEX["right_elbow"])
 
@@ -108,6 +110,18 @@ def wrist_crop(body: np.ndarray, side: int, width: int, height: int, scale: floa
     return x0, y0, x1, y1
 
 
+def one_hand_twice(lms: np.ndarray, body: np.ndarray, width: int, height: int) -> int | None:
+    """The side (0 left, 1 right) to drop when both sides' (2, 21, 3) hands [x, y normalised, z] are the same hand
+    (mean landmark distance under SAME_HAND of its size): the one whose body wrist (``body`` (33, 3)) lies further
+    from that hand's wrist. None when they are two hands."""
+    px = lms[..., :2] * (width, height)
+    size = max(float(np.ptp(px[..., 0], axis=-1).max()), float(np.ptp(px[..., 1], axis=-1).max()), 1.0)
+    if np.linalg.norm(px[0] - px[1], axis=-1).mean() >= SAME_HAND * size:
+        return None
+    wrists = body[list(_WRIST), :2] * (width, height)
+    return int(np.argmax(np.linalg.norm(wrists - px[:, 0], axis=-1)))
+
+
 class HandDetector:
     """Two ``HandLandmarker`` trackers (VIDEO mode), one per side; use as a context manager.
 
@@ -166,6 +180,10 @@ class HandDetector:
             lms[side] = full
             world[side] = [(p.x, p.y, p.z) for p in res.hand_world_landmarks[0]]
             score[side] = max(float(res.handedness[0][0].score) if res.handedness else 1.0, 1e-6)
+        if score.all():
+            drop = one_hand_twice(lms, body, width, height)
+            if drop is not None:
+                lms[drop], world[drop], score[drop] = np.nan, np.nan, 0.0
         return lms, world, score
 
 
