@@ -19,23 +19,15 @@ from pathlib import Path
 
 import numpy as np
 
-from .hands_eval import DEFAULT_OUT, MANIFEST, joint_errors_deg, load
+from .hands_eval import DEFAULT_OUT, MANIFEST, clip_hands, joint_errors_deg, load
 
 
 def diagnose_clip(video: Path) -> dict[str, np.ndarray]:
     """Per found hand >= 60 px: the errors of the module docstring (each (N,))."""
-    from ...inference.pipeline.detect import DetectOptions, detect_video
     from ...inference.pipeline.fingers import finger_angles
-    from ...inference.pipeline.flips import repair_swaps
-    from ...inference.pipeline.hands import HandOptions, detect_hands
 
-    gt = np.load(video.with_suffix(".npz"))
-    det = detect_video(video, DetectOptions())
-    tracks = detect_hands(video, det, HandOptions(every=1))
-    tracks = tracks.swap_sides(repair_swaps(det.landmarks, det.detected, det.width, det.height).swapped_frames)
-    frames = np.asarray(det.frame_indices)
+    gt, det, tracks, frames, size = clip_hands(video)
     px, points = gt["hand_points_px"][frames], gt["hand_points"][frames]        # (T, 2, 21, 3): u, v, depth
-    size = np.maximum(np.ptp(px[..., 0], axis=-1), np.ptp(px[..., 1], axis=-1))
     image = tracks.image_points(det.width, det.height)
     true_px = px.copy()
     true_px[..., 2] = (px[..., 2] - px[..., :1, 2]) * float(gt["focal_px"]) / px[..., 2].mean(-1, keepdims=True)

@@ -43,21 +43,32 @@ def joint_errors_deg(est: np.ndarray, truth: np.ndarray) -> np.ndarray:
     return np.degrees(np.arccos(np.clip(cos, -1.0, 1.0))).mean(axis=(-1, -2))
 
 
-def score_clip(video: Path) -> dict:
-    """Per frame and hand: size (px), found, keyed, error and straight-fingers error (degrees)."""
+def clip_hands(video: Path) -> tuple:
+    """A rendered hands clip with its ground truth (``video`` + ``.npz``): (ground truth npz, body ``Detections``,
+    ``HandTracks`` of every frame with the body pass's left/right repairs applied, (T,) rendered frame index of
+    each detection, (T, 2) true hand size in px (larger side of its box))."""
     from ...inference.pipeline.detect import DetectOptions, detect_video
-    from ...inference.pipeline.finger_motion import solve_fingers
-    from ...inference.pipeline.fingers import finger_angles
     from ...inference.pipeline.flips import repair_swaps
     from ...inference.pipeline.hands import HandOptions, detect_hands
-    from ...inference.pipeline.run import ConvertOptions
 
     gt = np.load(video.with_suffix(".npz"))
     det = detect_video(video, DetectOptions())
     tracks = detect_hands(video, det, HandOptions(every=1))
     tracks = tracks.swap_sides(repair_swaps(det.landmarks, det.detected, det.width, det.height).swapped_frames)
     frames = np.asarray(det.frame_indices)
-    points, px = gt["hand_points"][frames], gt["hand_points_px"][frames]
+    px = gt["hand_points_px"][frames]
+    size = np.maximum(np.ptp(px[..., 0], axis=-1), np.ptp(px[..., 1], axis=-1))
+    return gt, det, tracks, frames, size
+
+
+def score_clip(video: Path) -> dict:
+    """Per frame and hand: size (px), found, keyed, error and straight-fingers error (degrees)."""
+    from ...inference.pipeline.finger_motion import solve_fingers
+    from ...inference.pipeline.fingers import finger_angles
+    from ...inference.pipeline.run import ConvertOptions
+
+    gt, det, tracks, frames, size = clip_hands(video)
+    points = gt["hand_points"][frames]
     truth = np.stack([finger_angles(points[:, s], s) for s in (0, 1)], axis=1)
     o = ConvertOptions()
     found = tracks.found.copy()
@@ -65,7 +76,6 @@ def score_clip(video: Path) -> dict:
     fps = det.fps / max(det.stride, 1)
     fm = solve_fingers(tracks.image_points(det.width, det.height), found, det.times_s, fps, o.smoothing, o.max_gap_s)
     est = np.nan_to_num(fm.angles)
-    size = np.maximum(np.ptp(px[..., 0], axis=-1), np.ptp(px[..., 1], axis=-1))
     body, palm = orientation_errors_deg(det, tracks, gt, frames)
     return {"size": size, "found": tracks.found, "keyed": fm.keyed, "err": joint_errors_deg(est, truth),
             "straight": joint_errors_deg(np.zeros_like(truth), truth), "hand_body": body, "hand_palm": palm}
