@@ -155,6 +155,8 @@ def _add_eval_real(subparsers):
                    help="only these sources (pipeline, pipeline_a, mp_world, guided, consistent; repeatable)")
     p.add_argument("--json", type=Path, default=None, metavar="PATH", help="write all scores as JSON")
     p.add_argument("--no-swap-repair", action="store_true", help="lift MediaPipe's left/right labels as they are")
+    p.add_argument("--plot", type=Path, default=None, metavar="PNG",
+                   help="write a bar chart (MPJPE per camera, bone error per segment)")
     p.set_defaults(func=_run_eval_real)
 
 
@@ -165,7 +167,7 @@ def _run_eval_real(args) -> int:
     if unknown:
         raise SystemExit(f"unknown --source {', '.join(unknown)} (known: {', '.join(SOURCES)})")
     return run(args.real or DEFAULT_REAL, args.cam or None, args.model, tuple(args.source) or SOURCES, args.json,
-               repair_swaps=not args.no_swap_repair)
+               repair_swaps=not args.no_swap_repair, plot_out=args.plot)
 
 
 def main(argv: list[str] | None = None) -> int:

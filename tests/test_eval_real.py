@@ -28,12 +28,15 @@ def test_lifts_and_baseline_on_one_camera(real_dir, tmp_path, capsys):
 
     out = tmp_path / "real.json"
     assert cli.main(["eval-real", "--real", str(real_dir), "--cam", "cam04", "--source", "mp_world",
-                     "--source", "guided", "--source", "consistent", "--json", str(out)]) == 0
+                     "--source", "guided", "--source", "consistent", "--json", str(out),
+                     "--plot", str(tmp_path / "real.png")]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     m = LAST.match(lines[-1])
     assert m, lines[-1]
     real, real_deg, mp, mp_deg, consistent, flips = (float(x) for x in m.groups())
     scores = json.loads(out.read_text())
+    png = (tmp_path / "real.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000          # the chart, with its bars
     rows = {r["source"]: r for r in scores["rows"]}
     assert set(rows) == {"mp_world", "guided", "consistent"} and all(r["cam"] == "cam04" for r in rows.values())
     assert rows["mp_world"]["frames"] > 80

@@ -220,8 +220,39 @@ def format_table(rows: list[RealScore]) -> str:
     return "\n".join(lines)
 
 
+def plot(rows: list[RealScore], path: Path) -> None:
+    """PNG: MPJPE per camera and bone-direction error per segment (mean over the cameras), one bar per source."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sources = list(dict.fromkeys(r.source for r in rows))
+    cams = sorted({r.cam for r in rows})
+    width = 0.8 / max(len(sources), 1)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
+    for k, source in enumerate(sources):
+        mine = {r.cam: r for r in rows if r.source == source}
+        shift = (k - (len(sources) - 1) / 2) * width
+        axes[0].bar(np.arange(len(cams)) + shift, [mine[c].mpjpe_mm if c in mine else np.nan for c in cams],
+                    width, label=source)
+        axes[1].bar(np.arange(len(SEGMENTS)) + shift,
+                    [np.mean([r.segments_deg.get(s, np.nan) for r in mine.values()]) for s in SEGMENTS], width)
+    axes[0].set_xticks(np.arange(len(cams)), cams)
+    axes[0].set_title("person A: MPJPE (mm) per camera")
+    axes[1].set_xticks(np.arange(len(SEGMENTS)), SEGMENTS)
+    axes[1].set_title("bone direction error (deg), mean over the cameras")
+    for ax in axes:
+        ax.grid(axis="y", alpha=0.3)
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
 def run(real_dir: Path = DEFAULT_REAL, cams: list[str] | None = None, model_path: Path | None = None,
-        sources=SOURCES, json_out: Path | None = None, repair_swaps: bool = True) -> int:
+        sources=SOURCES, json_out: Path | None = None, repair_swaps: bool = True, plot_out: Path | None = None) -> int:
     real_dir = Path(real_dir)
     try:
         scorer = load_scorer(real_dir)
@@ -242,5 +273,7 @@ def run(real_dir: Path = DEFAULT_REAL, cams: list[str] | None = None, model_path
     s = summary(rows)
     if json_out:
         Path(json_out).write_text(json.dumps({"rows": [r.__dict__ for r in rows], "summary": s}, indent=1))
+    if plot_out:
+        plot(rows, plot_out)
     print(" ".join(f"{k}={v:.1f}" for k, v in s.items() if not k.startswith("PIPELINE")))
     return 0
