@@ -16,6 +16,10 @@ units of the previous bounding-box diagonal, minus bounding-box IoU -- and none 
 closest one's mid-hip jumped more than ``max_jump`` diagonals (another person while ours is hidden).
 With ``DetectOptions.person = N`` the N-th of everyone seen (``people.track_people``, most present first)
 is kept instead; ``detect_people`` lists them.
+
+Small people (``DetectOptions.zoom``, on by default): in a frame where the full frame has nobody, ``zoom`` looks in
+overlapping half-size tiles and then follows whoever it found in a crop, so a person down to about a sixth of the
+frame's height (a wide shot) is still detected.
 """
 from __future__ import annotations
 
@@ -33,6 +37,7 @@ from . import video
 from .mediapipe_import import PROTOBUF_OK, gpu_fallback_note, import_mediapipe  # noqa: F401 - part of this module's API
 from .detect_parallel import default_workers, join_chunks, plan_chunks, scan_chunks
 from .people import PersonChooser, choose_person  # noqa: F401 - choose_person is part of this module's API
+from .zoom import ZoomSearch
 
 DEFAULT_MODEL = POSE_TASK
 DELEGATES = ("cpu", "gpu")
@@ -55,6 +60,7 @@ class DetectOptions:
     person: int | None = None       # None: follow the largest person (below); N: the N-th of ``people.track_people``
     workers: int | None = None      # processes over time chunks (``detect_parallel``); None: CPU cores - 1
     delegate: str = "cpu"           # "gpu": MediaPipe's GPU delegate, falling back to the CPU (``device_note``)
+    zoom: bool = True               # nobody in the full frame: look in tiles, follow who is found in a crop (``zoom``)
 
 
 @dataclass
@@ -135,10 +141,10 @@ class PoseDetector:
         if o.delegate not in DELEGATES:
             raise ValueError(f"pose detection device must be one of {', '.join(DELEGATES)}, got {o.delegate!r}")
 
-        def create(delegate):
+        def create(delegate, mode="VIDEO", num_poses=int(o.num_poses)):
             base = BaseOptions(model_asset_path=str(path), delegate=getattr(BaseOptions.Delegate, delegate))
             return vision.PoseLandmarker.create_from_options(vision.PoseLandmarkerOptions(
-                base_options=base, running_mode=vision.RunningMode.VIDEO, num_poses=int(o.num_poses),
+                base_options=base, running_mode=getattr(vision.RunningMode, mode), num_poses=num_poses,
                 min_pose_detection_confidence=o.min_detection_confidence,
                 min_pose_presence_confidence=o.min_presence_confidence,
                 min_tracking_confidence=o.min_tracking_confidence))
@@ -160,6 +166,16 @@ class PoseDetector:
                                "protobuf>=5 patch came too late: import detect first") from err
         self._last_ms = -1
         self._chooser = PersonChooser(o.max_jump, o.reacquire_s)
+        self._zoom_marks: dict = {}                     # "IMAGE" / "VIDEO": one-pose landmarkers, made when needed
+
+        def zoom_mark(mode):
+            if mode not in self._zoom_marks:
+                self._zoom_marks[mode] = create("CPU", mode, 1)
+            return self._zoom_marks[mode]
+
+        self._zoom = ZoomSearch(lambda rgb: self._arrays(zoom_mark("IMAGE").detect(self._image(rgb))),
+                                lambda rgb, ms: self._arrays(zoom_mark("VIDEO").detect_for_video(self._image(rgb), ms))
+                                ) if o.zoom else None
 
     def __enter__(self) -> "PoseDetector":
         return self
@@ -168,10 +184,12 @@ class PoseDetector:
         self.close()
 
     def close(self) -> None:
-        """Release MediaPipe's graph (idempotent)."""
+        """Release MediaPipe's graphs (idempotent)."""
         lm, self._landmarker = getattr(self, "_landmarker", None), None
-        if lm is not None:
-            lm.close()
+        marks, self._zoom_marks = getattr(self, "_zoom_marks", {}), {}
+        for graph in [lm, *marks.values()]:
+            if graph is not None:
+                graph.close()
 
     def __del__(self):
         try:
@@ -179,19 +197,33 @@ class PoseDetector:
         except Exception:  # interpreter shutdown: nothing left to release into
             pass
 
-    def detect_all(self, rgb: np.ndarray, time_s: float) -> tuple[np.ndarray, np.ndarray]:
-        """Every pose MediaPipe reports in this frame: (K, 33, 4) [x, y normalised, visibility, presence]
-        and (K, 33, 3) world landmarks (K = 0 without anyone)."""
-        if self._landmarker is None:
-            raise RuntimeError("PoseDetector is closed")
-        ms = max(int(round(time_s * 1000.0)), self._last_ms + 1)  # MediaPipe needs strictly increasing
-        self._last_ms = ms
-        image = self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
-        result = self._landmarker.detect_for_video(image, ms)
+    def _image(self, rgb: np.ndarray):
+        return self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
+
+    @staticmethod
+    def _arrays(result) -> tuple[np.ndarray, np.ndarray]:
         arr = np.array([[(p.x, p.y, p.visibility or 0.0, p.presence or 0.0) for p in pose]
                         for pose in result.pose_landmarks], np.float32).reshape(-1, skeleton.NUM_LANDMARKS, 4)
         world = np.array([[(p.x, p.y, p.z) for p in pose] for pose in result.pose_world_landmarks],
                          np.float32).reshape(-1, skeleton.NUM_LANDMARKS, 3)
+        return arr, world
+
+    def detect_all(self, rgb: np.ndarray, time_s: float) -> tuple[np.ndarray, np.ndarray]:
+        """Every pose MediaPipe reports in this frame: (K, 33, 4) [x, y normalised, visibility, presence]
+        and (K, 33, 3) world landmarks (K = 0 without anyone). Where the full frame has nobody, a person too small
+        for it is looked for in tiles and followed in a crop (``zoom``; K = 1 there)."""
+        if self._landmarker is None:
+            raise RuntimeError("PoseDetector is closed")
+        ms = max(int(round(time_s * 1000.0)), self._last_ms + 1)  # MediaPipe needs strictly increasing
+        self._last_ms = ms
+        arr, world = self._arrays(self._landmarker.detect_for_video(self._image(rgb), ms))
+        if self._zoom is not None:
+            if len(arr):
+                self._zoom.seen(arr, rgb.shape[1], rgb.shape[0])
+            else:
+                found = self._zoom.track(rgb, ms) or self._zoom.search(rgb, ms)
+                if found is not None:
+                    return found
         return arr, world
 
     def detect(self, rgb: np.ndarray, time_s: float):
