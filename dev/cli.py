@@ -5,6 +5,8 @@ on it (``cli.commands.subcommand``) and runs it. Lives in a checkout only, not i
 """
 from __future__ import annotations
 
+import importlib.util
+
 import sys
 from pathlib import Path
 
@@ -166,6 +168,8 @@ def _run_eval_real(args) -> int:
     unknown = sorted(set(args.source) - set(SOURCES))
     if unknown:
         raise SystemExit(f"unknown --source {', '.join(unknown)} (known: {', '.join(SOURCES)})")
+    if args.plot and importlib.util.find_spec("matplotlib") is None:
+        raise SystemExit("--plot needs matplotlib (pip install matplotlib)")
     return run(args.real or DEFAULT_REAL, args.cam or None, args.model, tuple(args.source) or SOURCES, args.json,
                repair_swaps=not args.no_swap_repair, plot_out=args.plot)
 
