@@ -1,4 +1,4 @@
-"""Shared fixtures: repository paths, the staged mocap data, and a subprocess runner for bpy tests."""
+"""Shared fixtures: repository paths, the staged mocap data, the real validation clip, and a subprocess runner for bpy tests."""
 from __future__ import annotations
 
 import os
@@ -24,6 +24,15 @@ def shared_data(repo_root) -> Path:
     path = repo_root.parent / "shared" / "data"
     if not path.is_dir():
         pytest.skip("../shared/data not present: clone has no staged mocap")
+    return path
+
+
+@pytest.fixture(scope="session")
+def real_dir(repo_root) -> Path:
+    """``../shared/real`` (the real 4-camera clip, its reference and scorer); skips the test without it."""
+    path = repo_root.parent / "shared" / "real"
+    if not (path / "score.py").is_file():
+        pytest.skip("../shared/real not present: clone has no real validation footage")
     return path
 
 

@@ -15,14 +15,6 @@ LAST = re.compile(r"^REAL_MPJPE_mm=(\S+) REAL_BONE_DEG=(\S+) MPWORLD_MPJPE_mm=(\
                   r"CONSISTENT2D_MPJPE_mm=(\S+) FLIP_PCT=(\S+)$")
 
 
-@pytest.fixture(scope="module")
-def real_dir(repo_root):
-    path = repo_root.parent / "shared" / "real"
-    if not (path / "score.py").is_file():
-        pytest.skip("../shared/real not present: clone has no real validation footage")
-    return path
-
-
 def test_lifts_and_baseline_on_one_camera(real_dir, tmp_path, capsys):
     from uplift_mocap.dev import cli
 

@@ -13,14 +13,6 @@ if importlib.util.find_spec("cv2") is None or importlib.util.find_spec("onnxrunt
     pytest.skip("opencv / onnxruntime not installed", allow_module_level=True)
 
 
-@pytest.fixture(scope="module")
-def real_dir(repo_root):
-    path = repo_root.parent / "shared" / "real"
-    if not (path / "score.py").is_file():
-        pytest.skip("../shared/real not present: clone has no real validation footage")
-    return path
-
-
 def test_camera_axes_match_the_calibration(real_dir):
     from uplift_mocap.dev.evaluation.real_bones import opencv_to_contract
 

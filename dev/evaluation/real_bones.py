@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ...inference.core import skeleton as sk
-from .real import DEFAULT_REAL, PERSON, consistent_uv
+from .real import DEFAULT_REAL, PERSON, _detections_from_uv, consistent_uv
 
 # bone: (joint head, joint tail) in our skeleton, (landmark head, landmark tail) in MediaPipe's 33
 BONES = {
@@ -65,15 +65,11 @@ def bone_table(real_dir: Path, model_path=None, source: str = "guided") -> list[
         fps, (w, h) = float(mp["fps"]), cameras[k].size
         uv = mp[f"{PERSON}_uv_guided"] if source == "guided" else consistent_uv(real_dir, k, len(mp[f"{PERSON}_uv_guided"]))
         vis = mp[f"{PERSON}_vis_guided"] if source == "guided" else np.isfinite(uv).all(-1).astype(float)
-        t = len(uv)
-        lm = np.zeros((t, sk.NUM_LANDMARKS, 3), np.float32)
-        lm[..., 0], lm[..., 1], lm[..., 2] = uv[..., 0] / w, uv[..., 1] / h, np.nan_to_num(vis)
-        seen = np.isfinite(uv).all(-1).mean(-1) > 0.5
-        lm[~seen] = np.nan
-        times = np.arange(t) / fps
-        filled = fill_gaps(lm, seen, times, max_gap_s=1.0)
+        det = _detections_from_uv(np.asarray(uv, np.float64), np.asarray(vis, np.float64), w, h, fps, cam)
+        seen, times = det.detected, det.times_s
+        filled = fill_gaps(det.landmarks, seen, times, max_gap_s=1.0)
         ours = _lift_at_model_rate(uplifter, filled.landmarks, times, fps, w, h)[0].joints.astype(np.float64)
-        rt = np.arange(t) - float(ref["offsets"][k])                 # reference time of each camera frame
+        rt = np.arange(len(uv)) - float(ref["offsets"][k])                 # reference time of each camera frame
         inside = (rt >= 0) & (rt <= len(x33) - 1)
         i0 = np.clip(np.floor(rt).astype(int), 0, len(x33) - 2)
         frac = np.clip(rt - i0, 0.0, 1.0)[:, None, None]
